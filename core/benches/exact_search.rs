@@ -1,0 +1,71 @@
+//! Exact-search throughput on 100k x 384 f32 (the wordnet-minilm shape, synthetic data so it
+//! runs anywhere), single queries and a 64-query batch, beside a plain sequential read of a
+//! buffer larger than any cache: the machine's memory bandwidth that a scan is bounded by.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use stratavec_core::{Collection, CollectionConfig, Metric, PointId, SearchRequest};
+
+const N: usize = 100_000;
+const DIM: usize = 384;
+
+fn data(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn memory_bandwidth(c: &mut Criterion) {
+    let words = 256 << 20 >> 3; // 256 MiB of u64
+    let buf: Vec<u64> = (0..words as u64).collect();
+    let mut group = c.benchmark_group("memory");
+    group.throughput(Throughput::Bytes((words * 8) as u64));
+    group.sample_size(10);
+    group.bench_function("sequential_read_256MiB", |b| {
+        b.iter(|| {
+            // Eight independent sums so the adds are not the bottleneck.
+            let mut acc = [0u64; 8];
+            for chunk in black_box(&buf).chunks_exact(8) {
+                for i in 0..8 {
+                    acc[i] = acc[i].wrapping_add(chunk[i]);
+                }
+            }
+            acc.iter().fold(0u64, |a, &x| a.wrapping_add(x))
+        })
+    });
+    group.finish();
+}
+
+fn exact_search(c: &mut Criterion) {
+    let vectors = data(N * DIM, 7);
+    let ids: Vec<PointId> = (0..N as u64).map(PointId::Num).collect();
+    let mut col = Collection::new(CollectionConfig::new(DIM, Metric::Dot)).expect("valid config");
+    col.upsert(&ids, &vectors, None).expect("valid batch");
+    let queries = data(64 * DIM, 11);
+
+    let mut group = c.benchmark_group("exact_search_100k_x_384");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes((N * DIM * 4) as u64));
+    group.bench_function("single_query_k10", |b| {
+        let q = &queries[..DIM];
+        b.iter(|| col.search(&SearchRequest { with_payload: false, ..SearchRequest::new(q, 10) }))
+    });
+    group.throughput(Throughput::Bytes((64 * N * DIM * 4) as u64));
+    group.bench_function("batch_64_queries_k10", |b| {
+        let reqs: Vec<SearchRequest<'_>> = queries
+            .chunks_exact(DIM)
+            .map(|q| SearchRequest { with_payload: false, ..SearchRequest::new(q, 10) })
+            .collect();
+        b.iter(|| col.search_batch(&reqs))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, memory_bandwidth, exact_search);
+criterion_main!(benches);

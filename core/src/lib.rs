@@ -1,0 +1,28 @@
+//! stratavec-core: the vector engine every stratavec host wraps.
+//!
+//! Key design decision: **the core knows nothing about hosts.** No Python, no JavaScript, no
+//! HTTP, and, behind cargo features, no threads: the same crate compiles for native targets and
+//! for `wasm32-unknown-unknown`. Bindings convert types and map [`Error`] categories; all
+//! behaviour (validation, search, the filter language) lives here, so every host gives the same
+//! answer for the same data.
+//!
+//! Features:
+//! - `parallel` (default): multi-threaded exact search with rayon. Off for wasm32.
+
+#![cfg_attr(not(test), warn(missing_docs))]
+
+pub mod collection;
+pub mod config;
+pub mod distance;
+pub mod error;
+pub mod filter;
+pub mod point;
+mod search;
+mod topk;
+mod vectors;
+
+pub use collection::{Collection, SearchRequest};
+pub use config::{CollectionConfig, Metric, VectorType};
+pub use error::{Error, Result};
+pub use filter::Filter;
+pub use point::{Payload, PointId, Record, ScoredPoint};

@@ -1,0 +1,150 @@
+//! Dense vector storage for one collection: one contiguous buffer, row `i` at `i * dim`.
+//!
+//! Invariant: every stored row is finite, fits the stored type, and is unit length (up to the
+//! stored type's rounding) under cosine. Validation happens before anything is written, so a
+//! rejected batch leaves the store untouched.
+
+use half::f16;
+
+use crate::config::{CollectionConfig, Metric, VectorType};
+use crate::error::{Error, Result};
+
+/// The rows, in the collection's stored type.
+#[derive(Debug, Clone)]
+pub(crate) enum Rows {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VectorStore {
+    dim: usize,
+    metric: Metric,
+    rows: Rows,
+}
+
+/// Checks one input vector against the configuration; `context` says where it came from.
+pub(crate) fn validate(config: &CollectionConfig, v: &[f32], context: &dyn Fn() -> String) -> Result<()> {
+    if v.len() != config.dim {
+        return Err(Error::DimensionMismatch {
+            expected: config.dim,
+            got: v.len(),
+            context: context(),
+        });
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(Error::InvalidVector {
+            context: context(),
+            reason: format!("component {i} is {}; vectors must be finite", v[i]),
+        });
+    }
+    if config.vector_type == VectorType::F16 && config.metric != Metric::Cosine {
+        let max = f16::MAX.to_f32();
+        if let Some(i) = v.iter().position(|x| x.abs() > max) {
+            return Err(Error::InvalidVector {
+                context: context(),
+                reason: format!(
+                    "component {i} is {}, outside the f16 range ±{max}; store this collection as f32",
+                    v[i]
+                ),
+            });
+        }
+    }
+    if config.metric == Metric::Cosine && norm(v) == 0.0 {
+        return Err(Error::InvalidVector {
+            context: context(),
+            reason: "the zero vector has no direction, so cosine similarity is undefined for it".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Euclidean norm, accumulated in f64 so huge finite components cannot overflow it.
+pub(crate) fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
+
+/// The vector as the collection compares it: normalised under cosine, unchanged otherwise.
+/// `v` must have passed [`validate`].
+pub(crate) fn prepared(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+    if metric == Metric::Cosine {
+        let inv = 1.0 / norm(v);
+        v.iter().map(|&x| (f64::from(x) * inv) as f32).collect::<Vec<_>>().into()
+    } else {
+        v.into()
+    }
+}
+
+impl VectorStore {
+    pub(crate) fn new(config: &CollectionConfig) -> VectorStore {
+        let rows = match config.vector_type {
+            VectorType::F32 => Rows::F32(Vec::new()),
+            VectorType::F16 => Rows::F16(Vec::new()),
+        };
+        VectorStore {
+            dim: config.dim,
+            metric: config.metric,
+            rows,
+        }
+    }
+
+    pub(crate) fn rows(&self) -> &Rows {
+        &self.rows
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let extra = n.saturating_mul(self.dim);
+        match &mut self.rows {
+            Rows::F32(r) => r.reserve(extra),
+            Rows::F16(r) => r.reserve(extra),
+        }
+    }
+
+    /// Appends a validated vector.
+    pub(crate) fn push(&mut self, v: &[f32]) {
+        let v = prepared(self.metric, v);
+        match &mut self.rows {
+            Rows::F32(r) => r.extend_from_slice(&v),
+            Rows::F16(r) => r.extend(v.iter().map(|&x| f16::from_f32(x))),
+        }
+    }
+
+    /// Overwrites row `i` with a validated vector.
+    pub(crate) fn set(&mut self, i: usize, v: &[f32]) {
+        let v = prepared(self.metric, v);
+        let range = i * self.dim..(i + 1) * self.dim;
+        match &mut self.rows {
+            Rows::F32(r) => r[range].copy_from_slice(&v),
+            Rows::F16(r) => {
+                for (dst, &x) in r[range].iter_mut().zip(v.iter()) {
+                    *dst = f16::from_f32(x);
+                }
+            }
+        }
+    }
+
+    /// Moves the last row into row `i` and drops the last row.
+    pub(crate) fn swap_remove(&mut self, i: usize) {
+        let d = self.dim;
+        fn swap_remove_row<T: Copy>(r: &mut Vec<T>, i: usize, d: usize) {
+            let last = r.len() / d - 1;
+            if i != last {
+                r.copy_within(last * d..(last + 1) * d, i * d);
+            }
+            r.truncate(last * d);
+        }
+        match &mut self.rows {
+            Rows::F32(r) => swap_remove_row(r, i, d),
+            Rows::F16(r) => swap_remove_row(r, i, d),
+        }
+    }
+
+    /// Row `i` widened to f32.
+    pub(crate) fn get(&self, i: usize) -> Vec<f32> {
+        let range = i * self.dim..(i + 1) * self.dim;
+        match &self.rows {
+            Rows::F32(r) => r[range].to_vec(),
+            Rows::F16(r) => r[range].iter().map(|x| x.to_f32()).collect(),
+        }
+    }
+}
