@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::point::PointId;
 
 /// Nesting deeper than this is rejected, so a hostile filter cannot exhaust the stack.
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 32;
 
 fn err(path: &str, reason: impl Into<String>) -> Error {
     Error::InvalidFilter {
@@ -136,7 +136,7 @@ fn condition(v: &Value, path: &str, depth: usize) -> Result<Condition> {
         return field_condition(map, path).map(Condition::Field);
     }
     if ["must", "should", "must_not", "min_should"].iter().any(|k| present(k)) {
-        return filter_at(v, path, depth + 1).map(|f| Condition::Filter(Box::new(f)));
+        return filter_at(v, path, depth).map(|f| Condition::Filter(Box::new(f)));
     }
     if let Some(inner) = map.get("is_empty") {
         only_fields(map, path, &["is_empty"])?;

@@ -1,0 +1,89 @@
+//! Replays the language-neutral filter corpus in `tests/fixtures/filters/`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use stratavec_core::{Filter, PointId};
+
+fn corpus() -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/filters");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for path in files {
+        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{file} has no cases")) {
+            cases.push((format!("{file}: {}", case["name"].as_str().unwrap()), case.clone()));
+        }
+    }
+    cases
+}
+
+#[test]
+fn filter_fixture_corpus() {
+    let cases = corpus();
+    assert!(cases.len() >= 60, "the corpus should hold at least 60 cases, found {}", cases.len());
+    let mut failures = Vec::new();
+    for (name, case) in &cases {
+        let parsed = Filter::from_json(&case["filter"]);
+        if let Some(expected) = case.get("error") {
+            let expected = expected.as_str().unwrap();
+            match parsed {
+                Ok(f) => failures.push(format!("{name}: parsed, expected an error containing {expected:?}: {f:?}")),
+                Err(e) if !e.to_string().contains(expected) => {
+                    failures.push(format!("{name}: error {:?} does not contain {expected:?}", e.to_string()))
+                }
+                Err(_) => {}
+            }
+            continue;
+        }
+        let filter = match parsed {
+            Ok(f) => f,
+            Err(e) => {
+                failures.push(format!("{name}: unexpected parse error: {e}"));
+                continue;
+            }
+        };
+        let id = case.get("id").map_or(PointId::Num(1), |v| PointId::from_json(v).unwrap());
+        let payload = case["payload"].as_object().unwrap_or_else(|| panic!("{name}: payload is not an object"));
+        let expected = case["expect"].as_bool().unwrap_or_else(|| panic!("{name}: expect is not a boolean"));
+        if filter.matches(id, payload) != expected {
+            failures.push(format!("{name}: expected {expected}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+    let mut text = String::from(r#"{"key": "a", "match": {"value": 1}}"#);
+    for _ in 0..10_000 {
+        text = format!(r#"{{"must": [{text}]}}"#);
+    }
+    // serde_json's own recursion limit (128) may reject it first; either way, an error.
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => {
+            let err = Filter::from_json(&v).unwrap_err().to_string();
+            assert!(err.contains("nested deeper"), "{err}");
+        }
+        Err(e) => assert!(e.to_string().contains("recursion limit"), "{e}"),
+    }
+    let mut text = String::from(r#"{"key": "a", "match": {"value": 1}}"#);
+    for _ in 0..40 {
+        text = format!(r#"{{"must": [{text}]}}"#);
+    }
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let err = Filter::from_json(&v).unwrap_err().to_string();
+    assert!(err.contains("nested deeper than 32"), "{err}");
+}
+
+#[test]
+fn filter_from_invalid_json_text() {
+    let err = Filter::from_json_str("{\"must\": [").unwrap_err().to_string();
+    assert!(err.contains("not valid JSON"), "{err}");
+}
