@@ -54,13 +54,21 @@ fn exact_search(c: &mut Criterion) {
     group.throughput(Throughput::Bytes((N * DIM * 4) as u64));
     group.bench_function("single_query_k10", |b| {
         let q = &queries[..DIM];
-        b.iter(|| col.search(&SearchRequest { with_payload: false, ..SearchRequest::new(q, 10) }))
+        b.iter(|| {
+            col.search(&SearchRequest {
+                with_payload: false,
+                ..SearchRequest::new(q, 10)
+            })
+        })
     });
     group.throughput(Throughput::Bytes((64 * N * DIM * 4) as u64));
     group.bench_function("batch_64_queries_k10", |b| {
         let reqs: Vec<SearchRequest<'_>> = queries
             .chunks_exact(DIM)
-            .map(|q| SearchRequest { with_payload: false, ..SearchRequest::new(q, 10) })
+            .map(|q| SearchRequest {
+                with_payload: false,
+                ..SearchRequest::new(q, 10)
+            })
             .collect();
         b.iter(|| col.search_batch(&reqs))
     });

@@ -18,6 +18,10 @@ use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::search::exact::{self, Candidates, Query};
 use crate::vectors::{self, VectorStore};
 
+/// Collections at least this large evaluate filters on all cores.
+#[cfg(feature = "parallel")]
+const PARALLEL_FILTER_MIN_ROWS: usize = 16_384;
+
 /// The most points one collection holds: row offsets are u32.
 pub const MAX_POINTS: usize = u32::MAX as usize;
 
@@ -115,11 +119,16 @@ impl Collection {
     /// Rejected as a whole, before any change: a wrong vector length, a non-finite component,
     /// a zero vector under cosine, a value outside f16 range under f16 storage, a payload count
     /// that differs from the id count, or an id given twice.
-    pub fn upsert(&mut self, ids: &[PointId], vectors: &[f32], payloads: Option<Vec<Payload>>) -> Result<()> {
+    pub fn upsert(
+        &mut self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<Vec<Payload>>,
+    ) -> Result<()> {
         let n = ids.len();
         let dim = self.config.dim;
         if vectors.len() != n * dim {
-            if n > 0 && vectors.len() % n == 0 {
+            if n > 0 && vectors.len().is_multiple_of(n) {
                 return Err(Error::DimensionMismatch {
                     expected: dim,
                     got: vectors.len() / n,
@@ -150,7 +159,9 @@ impl Collection {
             }
         }
         for (i, v) in vectors.chunks_exact(dim).enumerate() {
-            vectors::validate(&self.config, v, &|| format!("vector {i} of the batch, id {}", ids[i]))?;
+            vectors::validate(&self.config, v, &|| {
+                format!("vector {i} of the batch, id {}", ids[i])
+            })?;
         }
         let new_points = ids.iter().filter(|id| !self.index.contains_key(id)).count();
         if self.len() + new_points > MAX_POINTS {
@@ -164,7 +175,10 @@ impl Collection {
         self.payloads.reserve(new_points);
         let mut payloads = payloads.map(Vec::into_iter);
         for (id, v) in ids.iter().zip(vectors.chunks_exact(dim)) {
-            let payload = payloads.as_mut().and_then(Iterator::next).unwrap_or_default();
+            let payload = payloads
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_default();
             match self.index.get(id) {
                 Some(&row) => {
                     self.vectors.set(row as usize, v);
@@ -190,11 +204,9 @@ impl Collection {
     /// Deletes every point passing `filter`. Returns how many were deleted.
     pub fn delete_by_filter(&mut self, filter: &Filter) -> usize {
         let doomed: Vec<PointId> = self
-            .ids
-            .iter()
-            .zip(&self.payloads)
-            .filter(|(id, p)| filter.matches(**id, p))
-            .map(|(id, _)| *id)
+            .matching_rows(filter)
+            .into_iter()
+            .map(|row| self.ids[row as usize])
             .collect();
         self.delete(&doomed)
     }
@@ -240,7 +252,9 @@ impl Collection {
         with_vector: bool,
     ) -> Result<ScrollPage> {
         if limit == 0 {
-            return Err(Error::InvalidArgument("scroll limit must be at least 1".into()));
+            return Err(Error::InvalidArgument(
+                "scroll limit must be at least 1".into(),
+            ));
         }
         let start = offset.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
         let mut passing = self
@@ -254,19 +268,17 @@ impl Collection {
             .map(|row| self.record(row, with_payload, with_vector))
             .collect();
         let next_offset = passing.next().map(|row| self.ids[row]);
-        Ok(ScrollPage { records, next_offset })
+        Ok(ScrollPage {
+            records,
+            next_offset,
+        })
     }
 
     /// How many points pass `filter` (all points when `None`).
     pub fn count(&self, filter: Option<&Filter>) -> usize {
         match filter {
             None => self.len(),
-            Some(f) => self
-                .ids
-                .iter()
-                .zip(&self.payloads)
-                .filter(|(id, p)| f.matches(**id, p))
-                .count(),
+            Some(f) => self.matching_rows(f).len(),
         }
     }
 
@@ -325,10 +337,16 @@ impl Collection {
                 }
             };
             if r.k == 0 {
-                return Err(Error::InvalidArgument(format!("k must be at least 1 ({})", context())));
+                return Err(Error::InvalidArgument(format!(
+                    "k must be at least 1 ({})",
+                    context()
+                )));
             }
             if r.score_threshold.is_some_and(f32::is_nan) {
-                return Err(Error::InvalidArgument(format!("score_threshold is NaN ({})", context())));
+                return Err(Error::InvalidArgument(format!(
+                    "score_threshold is NaN ({})",
+                    context()
+                )));
             }
             vectors::validate(&self.config, r.vector, &context)?;
             prepared.push(vectors::prepared(metric, r.vector));
@@ -360,10 +378,20 @@ impl Collection {
                 .iter()
                 .map(|&i| Query {
                     vector: &prepared[i],
-                    cap: requests[i].k.saturating_add(requests[i].offset).min(cands.len()),
+                    cap: requests[i]
+                        .k
+                        .saturating_add(requests[i].offset)
+                        .min(cands.len()),
                 })
                 .collect();
-            let tops = exact::scan(self.vectors.rows(), self.config.dim, metric, kernels, cands, &queries);
+            let tops = exact::scan(
+                self.vectors.rows(),
+                self.config.dim,
+                metric,
+                kernels,
+                cands,
+                &queries,
+            );
             for (&i, top) in members.iter().zip(tops) {
                 let r = &requests[i];
                 results[i] = top
@@ -389,13 +417,22 @@ impl Collection {
         Ok(results)
     }
 
+    /// Rows whose point passes `filter`, ascending. Evaluated on all cores for large
+    /// collections: without payload indexes this walks every payload.
     fn matching_rows(&self, filter: &Filter) -> Vec<u32> {
-        self.ids
-            .iter()
-            .zip(&self.payloads)
-            .enumerate()
-            .filter(|(_, (id, p))| filter.matches(**id, p))
-            .map(|(row, _)| row as u32)
+        let passes = |row: usize| filter.matches(self.ids[row], &self.payloads[row]);
+        #[cfg(feature = "parallel")]
+        if self.len() >= PARALLEL_FILTER_MIN_ROWS {
+            use rayon::prelude::*;
+            return (0..self.len())
+                .into_par_iter()
+                .filter(|&r| passes(r))
+                .map(|r| r as u32)
+                .collect();
+        }
+        (0..self.len())
+            .filter(|&r| passes(r))
+            .map(|r| r as u32)
             .collect()
     }
 }

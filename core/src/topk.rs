@@ -55,7 +55,11 @@ impl TopK {
     #[inline]
     pub(crate) fn push(&mut self, score: f32, offset: u32) {
         // A NaN score (an overflowing dot product) ranks below everything.
-        let score = if score.is_nan() { f32::NEG_INFINITY } else { score };
+        let score = if score.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            score
+        };
         let c = Candidate { score, offset };
         if self.heap.len() < self.cap {
             self.heap.push(Reverse(c));
@@ -66,6 +70,7 @@ impl TopK {
         }
     }
 
+    #[cfg(any(feature = "parallel", test))]
     pub(crate) fn merge(&mut self, other: TopK) {
         for Reverse(c) in other.heap {
             self.push(c.score, c.offset);
@@ -75,7 +80,11 @@ impl TopK {
     /// The kept candidates, closest first.
     pub(crate) fn into_sorted(self) -> Vec<Candidate> {
         // into_sorted_vec is ascending in Reverse order, i.e. closest first.
-        self.heap.into_sorted_vec().into_iter().map(|Reverse(c)| c).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(c)| c)
+            .collect()
     }
 }
 
@@ -86,10 +95,17 @@ mod tests {
     #[test]
     fn keeps_the_best_with_offset_tiebreak() {
         let mut t = TopK::new(3);
-        for (i, s) in [0.5f32, 0.9, 0.1, 0.9, f32::NAN, 0.7, 0.9].into_iter().enumerate() {
+        for (i, s) in [0.5f32, 0.9, 0.1, 0.9, f32::NAN, 0.7, 0.9]
+            .into_iter()
+            .enumerate()
+        {
             t.push(s, i as u32);
         }
-        let got: Vec<(f32, u32)> = t.into_sorted().into_iter().map(|c| (c.score, c.offset)).collect();
+        let got: Vec<(f32, u32)> = t
+            .into_sorted()
+            .into_iter()
+            .map(|c| (c.score, c.offset))
+            .collect();
         assert_eq!(got, vec![(0.9, 1), (0.9, 3), (0.9, 6)]);
     }
 
@@ -100,10 +116,19 @@ mod tests {
         let (mut a, mut b) = (TopK::new(10), TopK::new(10));
         for (i, &s) in scores.iter().enumerate() {
             whole.push(s, i as u32);
-            if i % 2 == 0 { a.push(s, i as u32) } else { b.push(s, i as u32) }
+            if i % 2 == 0 {
+                a.push(s, i as u32)
+            } else {
+                b.push(s, i as u32)
+            }
         }
         a.merge(b);
-        let key = |t: TopK| t.into_sorted().into_iter().map(|c| c.offset).collect::<Vec<_>>();
+        let key = |t: TopK| {
+            t.into_sorted()
+                .into_iter()
+                .map(|c| c.offset)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(key(a), key(whole));
     }
 

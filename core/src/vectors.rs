@@ -24,7 +24,11 @@ pub(crate) struct VectorStore {
 }
 
 /// Checks one input vector against the configuration; `context` says where it came from.
-pub(crate) fn validate(config: &CollectionConfig, v: &[f32], context: &dyn Fn() -> String) -> Result<()> {
+pub(crate) fn validate(
+    config: &CollectionConfig,
+    v: &[f32],
+    context: &dyn Fn() -> String,
+) -> Result<()> {
     if v.len() != config.dim {
         return Err(Error::DimensionMismatch {
             expected: config.dim,
@@ -53,7 +57,8 @@ pub(crate) fn validate(config: &CollectionConfig, v: &[f32], context: &dyn Fn() 
     if config.metric == Metric::Cosine && norm(v) == 0.0 {
         return Err(Error::InvalidVector {
             context: context(),
-            reason: "the zero vector has no direction, so cosine similarity is undefined for it".into(),
+            reason: "the zero vector has no direction, so cosine similarity is undefined for it"
+                .into(),
         });
     }
     Ok(())
@@ -61,7 +66,10 @@ pub(crate) fn validate(config: &CollectionConfig, v: &[f32], context: &dyn Fn() 
 
 /// Euclidean norm, accumulated in f64 so huge finite components cannot overflow it.
 pub(crate) fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// The vector as the collection compares it: normalised under cosine, unchanged otherwise.
@@ -69,7 +77,10 @@ pub(crate) fn norm(v: &[f32]) -> f64 {
 pub(crate) fn prepared(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]> {
     if metric == Metric::Cosine {
         let inv = 1.0 / norm(v);
-        v.iter().map(|&x| (f64::from(x) * inv) as f32).collect::<Vec<_>>().into()
+        v.iter()
+            .map(|&x| (f64::from(x) * inv) as f32)
+            .collect::<Vec<_>>()
+            .into()
     } else {
         v.into()
     }

@@ -145,7 +145,9 @@ pub struct Kernels {
 
 impl fmt::Debug for Kernels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Kernels").field("level", &self.level).finish()
+        f.debug_struct("Kernels")
+            .field("level", &self.level)
+            .finish()
     }
 }
 

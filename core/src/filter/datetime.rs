@@ -118,7 +118,10 @@ mod tests {
     fn known_instants() {
         assert_eq!(parse_datetime("1970-01-01"), Some(0));
         assert_eq!(parse_datetime("1970-01-01T00:00:01Z"), Some(1_000_000));
-        assert_eq!(parse_datetime("2000-03-01 00:00:00"), Some(951_868_800_000_000));
+        assert_eq!(
+            parse_datetime("2000-03-01 00:00:00"),
+            Some(951_868_800_000_000)
+        );
         assert_eq!(
             parse_datetime("2023-02-08T10:49:00+01:00"),
             parse_datetime("2023-02-08T09:49:00Z")
@@ -133,8 +136,16 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "", "2023", "2023-13-01", "2023-02-29", "2023-02-08T25:00", "2023-02-08T10",
-            "2023-02-08T10:49:00Q", "2023-02-08T10:49:00+1", "yesterday", "2023-02-08x",
+            "",
+            "2023",
+            "2023-13-01",
+            "2023-02-29",
+            "2023-02-08T25:00",
+            "2023-02-08T10",
+            "2023-02-08T10:49:00Q",
+            "2023-02-08T10:49:00+1",
+            "yesterday",
+            "2023-02-08x",
             "2023-02-08T10:49:00.Z",
         ] {
             assert_eq!(parse_datetime(bad), None, "{bad:?} should be rejected");

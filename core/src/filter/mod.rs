@@ -23,6 +23,7 @@ mod parse;
 mod path;
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 
 use serde_json::Value;
 
@@ -155,11 +156,9 @@ impl Filter {
 
     /// Parses a filter from JSON text.
     pub fn from_json_str(text: &str) -> Result<Filter> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            crate::Error::InvalidFilter {
-                path: String::new(),
-                reason: format!("not valid JSON: {e}"),
-            }
+        let value: Value = serde_json::from_str(text).map_err(|e| crate::Error::InvalidFilter {
+            path: String::new(),
+            reason: format!("not valid JSON: {e}"),
         })?;
         Filter::from_json(&value)
     }
@@ -174,7 +173,11 @@ impl Filter {
             && !self.must_not.iter().any(|c| c.check(p))
             && (self.should.is_empty() || self.should.iter().any(|c| c.check(p)))
             && self.min_should.as_ref().is_none_or(|ms| {
-                ms.conditions.iter().filter(|c| c.check(p)).take(ms.min_count).count()
+                ms.conditions
+                    .iter()
+                    .filter(|c| c.check(p))
+                    .take(ms.min_count)
+                    .count()
                     >= ms.min_count
             })
     }
@@ -189,72 +192,90 @@ struct Point<'a> {
 impl Condition {
     fn check(&self, p: &Point<'_>) -> bool {
         match self {
-            Condition::Field(fc) => {
-                let values = reached(&fc.key, p.payload);
-                fc.checks.iter().all(|check| check.check(&values))
-            }
-            Condition::IsEmpty(key) => reached(key, p.payload)
+            Condition::Field(fc) => fc
+                .checks
                 .iter()
-                .all(|v| v.is_null() || v.as_array().is_some_and(|a| a.is_empty())),
-            Condition::IsNull(key) => reached(key, p.payload).iter().any(|v| v.is_null()),
+                .all(|check| check.check(&fc.key, p.payload)),
+            // Empty unless some reached value is neither null nor [].
+            Condition::IsEmpty(key) => !any_value(key, p.payload, |v| {
+                !(v.is_null() || v.as_array().is_some_and(|a| a.is_empty()))
+            }),
+            Condition::IsNull(key) => any_value(key, p.payload, Value::is_null),
             Condition::HasId(ids) => ids.contains(&p.id),
-            Condition::Nested { key, filter } => reached(key, p.payload)
-                .into_iter()
-                .flat_map(elements)
-                .filter_map(Value::as_object)
-                .any(|obj| {
+            Condition::Nested { key, filter } => any_element(key, p.payload, |v| {
+                v.as_object().is_some_and(|obj| {
                     filter.check(&Point {
                         id: p.id,
                         payload: obj,
                     })
-                }),
+                })
+            }),
             Condition::Filter(f) => f.check(p),
         }
     }
 }
 
-fn reached<'a>(key: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
-    let mut out = Vec::new();
-    key.resolve(payload, &mut out);
-    out
+/// Whether `pred` holds for some value reached by `key` (arrays as whole values).
+fn any_value(key: &JsonPath, payload: &Payload, pred: impl Fn(&Value) -> bool) -> bool {
+    key.visit(payload, &mut |v| {
+        if pred(v) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
 }
 
-/// A reached value's elements: an array's items (not recursively), or the value itself.
-fn elements(v: &Value) -> Box<dyn Iterator<Item = &Value> + '_> {
-    match v {
-        Value::Array(items) => Box::new(items.iter()),
-        other => Box::new(std::iter::once(other)),
-    }
+/// Whether `pred` holds for some element reached by `key`: a reached array contributes its
+/// items (not recursively), any other value itself.
+fn any_element(key: &JsonPath, payload: &Payload, pred: impl Fn(&Value) -> bool) -> bool {
+    key.visit(payload, &mut |v| {
+        let hit = match v {
+            Value::Array(items) => items.iter().any(&pred),
+            other => pred(other),
+        };
+        if hit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
 }
 
 impl FieldCheck {
-    fn check(&self, values: &[&Value]) -> bool {
-        let mut elems = values.iter().flat_map(|v| elements(v));
+    fn check(&self, key: &JsonPath, payload: &Payload) -> bool {
         match self {
-            FieldCheck::Value(m) => elems.any(|v| match (m, v) {
+            FieldCheck::Value(m) => any_element(key, payload, |v| match (m, v) {
                 (MatchValue::Keyword(s), Value::String(x)) => s == x,
                 (MatchValue::Integer(i), Value::Number(n)) => n.as_i64() == Some(*i),
                 (MatchValue::Bool(b), Value::Bool(x)) => b == x,
                 _ => false,
             }),
-            FieldCheck::Any(set) => elems.any(|v| set.contains(v)),
-            FieldCheck::Except(set) => elems.any(|v| !v.is_null() && !set.contains(v)),
-            FieldCheck::Text(t) => elems.any(|v| v.as_str().is_some_and(|s| s.contains(t.as_str()))),
-            FieldCheck::Range(r) => elems.any(|v| v.as_f64().is_some_and(|x| r.contains(x))),
-            FieldCheck::DatetimeRange(r) => elems.any(|v| {
+            FieldCheck::Any(set) => any_element(key, payload, |v| set.contains(v)),
+            FieldCheck::Except(set) => {
+                any_element(key, payload, |v| !v.is_null() && !set.contains(v))
+            }
+            FieldCheck::Text(t) => any_element(key, payload, |v| {
+                v.as_str().is_some_and(|s| s.contains(t.as_str()))
+            }),
+            FieldCheck::Range(r) => {
+                any_element(key, payload, |v| v.as_f64().is_some_and(|x| r.contains(x)))
+            }
+            FieldCheck::DatetimeRange(r) => any_element(key, payload, |v| {
                 v.as_str()
                     .and_then(parse_datetime)
                     .is_some_and(|t| r.contains(t))
             }),
             FieldCheck::ValuesCount(r) => {
-                let count: u64 = values
-                    .iter()
-                    .map(|v| match v {
+                let mut count = 0u64;
+                key.visit(payload, &mut |v| {
+                    count += match v {
                         Value::Null => 0,
                         Value::Array(a) => a.len() as u64,
                         _ => 1,
-                    })
-                    .sum();
+                    };
+                    ControlFlow::Continue(())
+                });
                 r.contains(count)
             }
         }
@@ -265,7 +286,9 @@ impl ValueSet {
     fn contains(&self, v: &Value) -> bool {
         match (self, v) {
             (ValueSet::Keywords(set), Value::String(s)) => set.contains(s),
-            (ValueSet::Integers(set), Value::Number(n)) => n.as_i64().is_some_and(|i| set.contains(&i)),
+            (ValueSet::Integers(set), Value::Number(n)) => {
+                n.as_i64().is_some_and(|i| set.contains(&i))
+            }
             _ => false,
         }
     }

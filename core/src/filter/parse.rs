@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::{Condition, FieldCheck, FieldCondition, Filter, JsonPath, MatchValue, MinShould, Range, ValueSet};
+use super::{
+    Condition, FieldCheck, FieldCondition, Filter, JsonPath, MatchValue, MinShould, Range, ValueSet,
+};
 use crate::error::{Error, Result};
 use crate::point::PointId;
 
@@ -13,7 +15,11 @@ const MAX_DEPTH: usize = 32;
 
 fn err(path: &str, reason: impl Into<String>) -> Error {
     Error::InvalidFilter {
-        path: if path.is_empty() { "<root>".to_owned() } else { path.to_owned() },
+        path: if path.is_empty() {
+            "<root>".to_owned()
+        } else {
+            path.to_owned()
+        },
         reason: reason.into(),
     }
 }
@@ -38,8 +44,12 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn object<'a>(v: &'a Value, path: &str, what: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object()
-        .ok_or_else(|| err(path, format!("expected {what} (an object), got {}", kind(v))))
+    v.as_object().ok_or_else(|| {
+        err(
+            path,
+            format!("expected {what} (an object), got {}", kind(v)),
+        )
+    })
 }
 
 /// Rejects fields outside `allowed`, naming the first unknown one.
@@ -47,7 +57,10 @@ fn only_fields(map: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(err(
             &join(path, k),
-            format!("unknown field {k:?}; expected one of {}", allowed.join(", ")),
+            format!(
+                "unknown field {k:?}; expected one of {}",
+                allowed.join(", ")
+            ),
         )),
         None => Ok(()),
     }
@@ -67,7 +80,10 @@ pub(super) fn parse_filter(v: &Value) -> Result<Filter> {
 
 fn filter_at(v: &Value, path: &str, depth: usize) -> Result<Filter> {
     if depth > MAX_DEPTH {
-        return Err(err(path, format!("filter nested deeper than {MAX_DEPTH} levels")));
+        return Err(err(
+            path,
+            format!("filter nested deeper than {MAX_DEPTH} levels"),
+        ));
     }
     let map = object(v, path, "a filter")?;
     only_fields(map, path, &["must", "should", "must_not", "min_should"])?;
@@ -86,10 +102,14 @@ fn filter_at(v: &Value, path: &str, depth: usize) -> Result<Filter> {
             let conds = field(ms, "conditions")
                 .ok_or_else(|| err(&p, "min_should needs a \"conditions\" list"))?;
             let conditions = conditions(conds, &join(&p, "conditions"), depth)?;
-            let mc = field(ms, "min_count").ok_or_else(|| err(&p, "min_should needs \"min_count\""))?;
-            let min_count = mc
-                .as_u64()
-                .ok_or_else(|| err(&join(&p, "min_count"), format!("expected a non-negative integer, got {mc}")))?;
+            let mc =
+                field(ms, "min_count").ok_or_else(|| err(&p, "min_should needs \"min_count\""))?;
+            let min_count = mc.as_u64().ok_or_else(|| {
+                err(
+                    &join(&p, "min_count"),
+                    format!("expected a non-negative integer, got {mc}"),
+                )
+            })?;
             Some(MinShould {
                 conditions,
                 min_count: usize::try_from(min_count).unwrap_or(usize::MAX),
@@ -113,7 +133,10 @@ fn conditions(v: &Value, path: &str, depth: usize) -> Result<Vec<Condition>> {
             .map(|(i, c)| condition(c, &format!("{path}[{i}]"), depth + 1))
             .collect(),
         Value::Object(_) => Ok(vec![condition(v, path, depth + 1)?]),
-        other => Err(err(path, format!("expected a list of conditions, got {}", kind(other)))),
+        other => Err(err(
+            path,
+            format!("expected a list of conditions, got {}", kind(other)),
+        )),
     }
 }
 
@@ -128,14 +151,20 @@ fn key_path(v: Option<&Value>, path: &str) -> Result<JsonPath> {
 
 fn condition(v: &Value, path: &str, depth: usize) -> Result<Condition> {
     if depth > MAX_DEPTH {
-        return Err(err(path, format!("filter nested deeper than {MAX_DEPTH} levels")));
+        return Err(err(
+            path,
+            format!("filter nested deeper than {MAX_DEPTH} levels"),
+        ));
     }
     let map = object(v, path, "a condition")?;
     let present = |name: &str| map.contains_key(name);
     if present("key") {
         return field_condition(map, path).map(Condition::Field);
     }
-    if ["must", "should", "must_not", "min_should"].iter().any(|k| present(k)) {
+    if ["must", "should", "must_not", "min_should"]
+        .iter()
+        .any(|k| present(k))
+    {
         return filter_at(v, path, depth).map(|f| Condition::Filter(Box::new(f)));
     }
     if let Some(inner) = map.get("is_empty") {
@@ -155,13 +184,18 @@ fn condition(v: &Value, path: &str, depth: usize) -> Result<Condition> {
     if let Some(inner) = map.get("has_id") {
         only_fields(map, path, &["has_id"])?;
         let p = join(path, "has_id");
-        let items = inner
-            .as_array()
-            .ok_or_else(|| err(&p, format!("expected a list of point ids, got {}", kind(inner))))?;
+        let items = inner.as_array().ok_or_else(|| {
+            err(
+                &p,
+                format!("expected a list of point ids, got {}", kind(inner)),
+            )
+        })?;
         let ids = items
             .iter()
             .enumerate()
-            .map(|(i, id)| PointId::from_json(id).map_err(|e| err(&format!("{p}[{i}]"), e.to_string())))
+            .map(|(i, id)| {
+                PointId::from_json(id).map_err(|e| err(&format!("{p}[{i}]"), e.to_string()))
+            })
             .collect::<Result<HashSet<_>>>()?;
         return Ok(Condition::HasId(ids));
     }
@@ -178,9 +212,17 @@ fn condition(v: &Value, path: &str, depth: usize) -> Result<Condition> {
             filter: Box::new(filter),
         });
     }
-    for unsupported in ["has_vector", "geo_radius", "geo_bounding_box", "geo_polygon"] {
+    for unsupported in [
+        "has_vector",
+        "geo_radius",
+        "geo_bounding_box",
+        "geo_polygon",
+    ] {
         if present(unsupported) {
-            return Err(err(&join(path, unsupported), format!("{unsupported} conditions are not supported")));
+            return Err(err(
+                &join(path, unsupported),
+                format!("{unsupported} conditions are not supported"),
+            ));
         }
     }
     Err(err(
@@ -194,7 +236,15 @@ fn field_condition(map: &Map<String, Value>, path: &str) -> Result<FieldConditio
     only_fields(
         map,
         path,
-        &["key", "match", "range", "values_count", "geo_radius", "geo_bounding_box", "geo_polygon"],
+        &[
+            "key",
+            "match",
+            "range",
+            "values_count",
+            "geo_radius",
+            "geo_bounding_box",
+            "geo_polygon",
+        ],
     )?;
     let key = key_path(map.get("key"), path)?;
     let mut checks = Vec::new();
@@ -214,21 +264,34 @@ fn field_condition(map: &Map<String, Value>, path: &str) -> Result<FieldConditio
     }
     for geo in ["geo_radius", "geo_bounding_box", "geo_polygon"] {
         if field(map, geo).is_some() {
-            return Err(err(&join(path, geo), format!("{geo} conditions are not supported")));
+            return Err(err(
+                &join(path, geo),
+                format!("{geo} conditions are not supported"),
+            ));
         }
     }
     if checks.is_empty() {
-        return Err(err(path, format!("condition on key {key} needs one of match, range or values_count")));
+        return Err(err(
+            path,
+            format!("condition on key {key} needs one of match, range or values_count"),
+        ));
     }
     Ok(FieldCondition { key, checks })
 }
 
 fn match_check(v: &Value, path: &str) -> Result<FieldCheck> {
     let map = object(v, path, "a match")?;
-    let given: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+    let given: Vec<&String> = map
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, _)| k)
+        .collect();
     only_fields(map, path, &["value", "any", "except", "text"])?;
     let [name] = given.as_slice() else {
-        return Err(err(path, "match needs exactly one of value, any, except, text"));
+        return Err(err(
+            path,
+            "match needs exactly one of value, any, except, text",
+        ));
     };
     let p = join(path, name);
     let inner = &map[name.as_str()];
@@ -237,10 +300,16 @@ fn match_check(v: &Value, path: &str) -> Result<FieldCheck> {
             Value::String(s) => MatchValue::Keyword(s.clone()),
             Value::Bool(b) => MatchValue::Bool(*b),
             Value::Number(n) => MatchValue::Integer(n.as_i64().ok_or_else(|| {
-                err(&p, format!("match value {n} is not an integer; use range for other numbers"))
+                err(
+                    &p,
+                    format!("match value {n} is not an integer; use range for other numbers"),
+                )
             })?),
             other => {
-                return Err(err(&p, format!("expected a string, integer or boolean, got {}", kind(other))))
+                return Err(err(
+                    &p,
+                    format!("expected a string, integer or boolean, got {}", kind(other)),
+                ))
             }
         })),
         "any" => value_set(inner, &p).map(FieldCheck::Any),
@@ -254,12 +323,18 @@ fn match_check(v: &Value, path: &str) -> Result<FieldCheck> {
 }
 
 fn value_set(v: &Value, path: &str) -> Result<ValueSet> {
-    let items = v
-        .as_array()
-        .ok_or_else(|| err(path, format!("expected a list of strings or of integers, got {}", kind(v))))?;
+    let items = v.as_array().ok_or_else(|| {
+        err(
+            path,
+            format!("expected a list of strings or of integers, got {}", kind(v)),
+        )
+    })?;
     if items.iter().all(Value::is_string) {
         return Ok(ValueSet::Keywords(
-            items.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+            items
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
         ));
     }
     items
@@ -284,18 +359,28 @@ fn range_check(v: &Value, path: &str) -> Result<FieldCheck> {
         .any(|k| map.get(*k).is_some_and(Value::is_string));
     if is_datetime {
         let r = bounds(v, path, |x, p| {
-            let s = x
-                .as_str()
-                .ok_or_else(|| err(p, format!("a datetime range needs datetime strings for every bound, got {x}")))?;
+            let s = x.as_str().ok_or_else(|| {
+                err(
+                    p,
+                    format!("a datetime range needs datetime strings for every bound, got {x}"),
+                )
+            })?;
             super::parse_datetime(s).ok_or_else(|| {
-                err(p, format!("{s:?} is not a datetime; use RFC 3339, e.g. 2024-05-01T12:00:00Z"))
+                err(
+                    p,
+                    format!("{s:?} is not a datetime; use RFC 3339, e.g. 2024-05-01T12:00:00Z"),
+                )
             })
         })?;
         Ok(FieldCheck::DatetimeRange(r))
     } else {
         let r = bounds(v, path, |x, p| {
-            x.as_f64()
-                .ok_or_else(|| err(p, format!("expected a number or a datetime string, got {}", kind(x))))
+            x.as_f64().ok_or_else(|| {
+                err(
+                    p,
+                    format!("expected a number or a datetime string, got {}", kind(x)),
+                )
+            })
         })?;
         Ok(FieldCheck::Range(r))
     }
@@ -305,7 +390,9 @@ fn bounds<T>(v: &Value, path: &str, conv: impl Fn(&Value, &str) -> Result<T>) ->
     let map = object(v, path, "bounds")?;
     only_fields(map, path, &["gt", "gte", "lt", "lte"])?;
     let get = |name: &str| -> Result<Option<T>> {
-        field(map, name).map(|x| conv(x, &join(path, name))).transpose()
+        field(map, name)
+            .map(|x| conv(x, &join(path, name)))
+            .transpose()
     };
     Ok(Range {
         gt: get("gt")?,

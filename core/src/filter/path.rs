@@ -2,6 +2,7 @@
 //! `"quoted.key"` for keys that contain dots or brackets.
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use serde_json::Value;
 
@@ -112,40 +113,48 @@ impl JsonPath {
         &self.text
     }
 
-    /// Appends the values this path reaches in `payload` to `out`. Objects are only descended
-    /// by key; arrays only by `[]` or `[n]`, so `a.b` on an array `a` reaches nothing (write
-    /// `a[].b`). The values themselves are returned as stored, arrays included.
-    pub fn resolve<'a>(&self, payload: &'a Payload, out: &mut Vec<&'a Value>) {
+    /// Calls `f` on each value this path reaches in `payload` until `f` breaks; returns whether
+    /// it broke. Objects are only descended by key; arrays only by `[]` or `[n]`, so `a.b` on
+    /// an array `a` reaches nothing (write `a[].b`). Values are passed as stored, arrays
+    /// included. Nothing is allocated.
+    pub fn visit<'a>(
+        &self,
+        payload: &'a Payload,
+        f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+    ) -> bool {
         let Some(Step::Key(first)) = self.steps.first() else {
-            return;
+            return false;
         };
-        if let Some(v) = payload.get(first) {
-            walk(v, &self.steps[1..], out);
+        match payload.get(first) {
+            Some(v) => walk(v, &self.steps[1..], f).is_break(),
+            None => false,
         }
     }
 }
 
-fn walk<'a>(value: &'a Value, steps: &[Step], out: &mut Vec<&'a Value>) {
+fn walk<'a>(
+    value: &'a Value,
+    steps: &[Step],
+    f: &mut dyn FnMut(&'a Value) -> ControlFlow<()>,
+) -> ControlFlow<()> {
     let Some((step, rest)) = steps.split_first() else {
-        out.push(value);
-        return;
+        return f(value);
     };
     match (step, value) {
-        (Step::Key(k), Value::Object(map)) => {
-            if let Some(v) = map.get(k) {
-                walk(v, rest, out);
-            }
-        }
+        (Step::Key(k), Value::Object(map)) => match map.get(k) {
+            Some(v) => walk(v, rest, f),
+            None => ControlFlow::Continue(()),
+        },
         (Step::Each, Value::Array(items)) => {
             for item in items {
-                walk(item, rest, out);
+                walk(item, rest, f)?;
             }
+            ControlFlow::Continue(())
         }
-        (Step::Index(i), Value::Array(items)) => {
-            if let Some(item) = items.get(*i) {
-                walk(item, rest, out);
-            }
-        }
-        _ => {}
+        (Step::Index(i), Value::Array(items)) => match items.get(*i) {
+            Some(item) => walk(item, rest, f),
+            None => ControlFlow::Continue(()),
+        },
+        _ => ControlFlow::Continue(()),
     }
 }

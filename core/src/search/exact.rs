@@ -140,7 +140,10 @@ fn scan_typed<T: Sync>(
             use rayon::prelude::*;
             // A few ranges per thread for load balance, each a whole number of blocks.
             let per = total.div_ceil(threads * 4).div_ceil(block) * block;
-            let ranges: Vec<_> = (0..total).step_by(per).map(|s| s..(s + per).min(total)).collect();
+            let ranges: Vec<_> = (0..total)
+                .step_by(per)
+                .map(|s| s..(s + per).min(total))
+                .collect();
             return ranges
                 .into_par_iter()
                 .map(scan_range)

@@ -3,10 +3,11 @@
 
 use serde_json::json;
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, Metric, Payload, PointId, SearchRequest, VectorType,
+    Collection, CollectionConfig, Error, Filter, Metric, Payload, PointId, SearchRequest,
+    VectorType,
 };
 
-use crate::common::Rng;
+use stratavec_testkit::Rng;
 
 fn payload(v: serde_json::Value) -> Payload {
     v.as_object().unwrap().clone()
@@ -26,13 +27,25 @@ fn score_f64(metric: Metric, q: &[f32], x: &[f32]) -> f64 {
             q.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() / (n(&q) * n(&x))
         }
         Metric::Dot => q.iter().zip(&x).map(|(a, b)| a * b).sum(),
-        Metric::Euclid => q.iter().zip(&x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt(),
+        Metric::Euclid => q
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt(),
         Metric::Manhattan => q.iter().zip(&x).map(|(a, b)| (a - b).abs()).sum(),
     }
 }
 
 /// Brute-force top-k ids (as row numbers) among rows passing `keep`.
-fn brute_force(metric: Metric, data: &[f32], dim: usize, q: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<(usize, f64)> {
+fn brute_force(
+    metric: Metric,
+    data: &[f32],
+    dim: usize,
+    q: &[f32],
+    k: usize,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<(usize, f64)> {
     let mut scored: Vec<(usize, f64)> = data
         .chunks_exact(dim)
         .enumerate()
@@ -41,7 +54,11 @@ fn brute_force(metric: Metric, data: &[f32], dim: usize, q: &[f32], k: usize, ke
         .collect();
     scored.sort_by(|a, b| {
         let o = a.1.total_cmp(&b.1);
-        if metric.higher_is_closer() { o.reverse() } else { o }
+        if metric.higher_is_closer() {
+            o.reverse()
+        } else {
+            o
+        }
     });
     scored.truncate(k);
     scored
@@ -53,8 +70,10 @@ fn check_against_brute_force(metric: Metric, vector_type: VectorType, n: usize, 
     let config = CollectionConfig::new(dim, metric).with_vector_type(vector_type);
     let mut col = Collection::new(config).unwrap();
     let payloads: Vec<Payload> = (0..n).map(|i| payload(json!({"bucket": i % 7}))).collect();
-    col.upsert(&ids(0..n as u64), &data, Some(payloads)).unwrap();
-    let filter = Filter::from_json(&json!({"must": [{"key": "bucket", "match": {"any": [1, 4]}}]})).unwrap();
+    col.upsert(&ids(0..n as u64), &data, Some(payloads))
+        .unwrap();
+    let filter =
+        Filter::from_json(&json!({"must": [{"key": "bucket", "match": {"any": [1, 4]}}]})).unwrap();
     let queries = rng.vectors(20, dim);
     // f16 storage rounds each component to 11 significant bits; allow for it in the score.
     let tol = match vector_type {
@@ -80,13 +99,27 @@ fn check_against_brute_force(metric: Metric, vector_type: VectorType, n: usize, 
                     hit.score
                 );
                 if vector_type == VectorType::F32 && hit.id != PointId::Num(*row as u64) {
-                    let PointId::Num(got) = hit.id else { panic!("unexpected id kind") };
-                    let got_exact = score_f64(metric, q, &data[got as usize * dim..(got as usize + 1) * dim]);
-                    assert!((got_exact - exact).abs() <= tol * scale, "{metric} rank {rank}: id {got} is not a tie of {row}");
+                    let PointId::Num(got) = hit.id else {
+                        panic!("unexpected id kind")
+                    };
+                    let got_exact = score_f64(
+                        metric,
+                        q,
+                        &data[got as usize * dim..(got as usize + 1) * dim],
+                    );
+                    assert!(
+                        (got_exact - exact).abs() <= tol * scale,
+                        "{metric} rank {rank}: id {got} is not a tie of {row}"
+                    );
                 }
                 if filtered {
-                    let PointId::Num(got) = hit.id else { panic!("unexpected id kind") };
-                    assert!(keep(got as usize), "filtered search returned a point outside the filter");
+                    let PointId::Num(got) = hit.id else {
+                        panic!("unexpected id kind")
+                    };
+                    assert!(
+                        keep(got as usize),
+                        "filtered search returned a point outside the filter"
+                    );
                 }
             }
         }
@@ -95,7 +128,12 @@ fn check_against_brute_force(metric: Metric, vector_type: VectorType, n: usize, 
 
 #[test]
 fn search_matches_brute_force_for_every_metric_and_type() {
-    for metric in [Metric::Cosine, Metric::Dot, Metric::Euclid, Metric::Manhattan] {
+    for metric in [
+        Metric::Cosine,
+        Metric::Dot,
+        Metric::Euclid,
+        Metric::Manhattan,
+    ] {
         for vt in [VectorType::F32, VectorType::F16] {
             // Small (sequential scan) and large enough to take the parallel path.
             check_against_brute_force(metric, vt, 500, 17);
@@ -110,16 +148,26 @@ fn batch_search_equals_single_searches() {
     let mut rng = Rng::new(5);
     let data = rng.vectors(3000, dim);
     let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
-    let payloads = (0..3000).map(|i| payload(json!({"even": i % 2 == 0}))).collect();
+    let payloads = (0..3000)
+        .map(|i| payload(json!({"even": i % 2 == 0})))
+        .collect();
     col.upsert(&ids(0..3000), &data, Some(payloads)).unwrap();
-    let even = Filter::from_json(&json!({"must": [{"key": "even", "match": {"value": true}}]})).unwrap();
+    let even =
+        Filter::from_json(&json!({"must": [{"key": "even", "match": {"value": true}}]})).unwrap();
     let queries = rng.vectors(9, dim);
     let reqs: Vec<SearchRequest<'_>> = queries
         .chunks_exact(dim)
         .enumerate()
         .map(|(i, q)| {
-            let r = SearchRequest { offset: i % 3, ..SearchRequest::new(q, 5 + i) };
-            if i % 2 == 0 { r.with_filter(&even) } else { r }
+            let r = SearchRequest {
+                offset: i % 3,
+                ..SearchRequest::new(q, 5 + i)
+            };
+            if i % 2 == 0 {
+                r.with_filter(&even)
+            } else {
+                r
+            }
         })
         .collect();
     let batch = col.search_batch(&reqs).unwrap();
@@ -137,43 +185,86 @@ fn offset_threshold_and_payload_options() {
     let payloads = (0..10).map(|i| payload(json!({"i": i}))).collect();
     col.upsert(&ids(0..10), &vectors, Some(payloads)).unwrap();
     let q = [0.0f32, 0.0];
-    let hits = col.search(&SearchRequest { offset: 2, ..SearchRequest::new(&q, 3) }).unwrap();
+    let hits = col
+        .search(&SearchRequest {
+            offset: 2,
+            ..SearchRequest::new(&q, 3)
+        })
+        .unwrap();
     assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), ids(2..5));
-    assert_eq!(hits.iter().map(|h| h.score).collect::<Vec<_>>(), vec![2.0, 3.0, 4.0]);
+    assert_eq!(
+        hits.iter().map(|h| h.score).collect::<Vec<_>>(),
+        vec![2.0, 3.0, 4.0]
+    );
     assert_eq!(hits[0].payload.as_ref().unwrap()["i"], json!(2));
     assert!(hits[0].vector.is_none());
 
-    let hits = col.search(&SearchRequest { score_threshold: Some(2.5), ..SearchRequest::new(&q, 10) }).unwrap();
+    let hits = col
+        .search(&SearchRequest {
+            score_threshold: Some(2.5),
+            ..SearchRequest::new(&q, 10)
+        })
+        .unwrap();
     assert_eq!(hits.len(), 3, "euclid threshold keeps distances <= 2.5");
 
     let hits = col
-        .search(&SearchRequest { with_payload: false, with_vector: true, ..SearchRequest::new(&q, 1) })
+        .search(&SearchRequest {
+            with_payload: false,
+            with_vector: true,
+            ..SearchRequest::new(&q, 1)
+        })
         .unwrap();
     assert!(hits[0].payload.is_none());
     assert_eq!(hits[0].vector.as_deref(), Some(&[0.0f32, 0.0][..]));
 
     let mut dot = Collection::new(CollectionConfig::new(2, Metric::Dot)).unwrap();
     dot.upsert(&ids(0..10), &vectors, None).unwrap();
-    let hits = dot.search(&SearchRequest { score_threshold: Some(7.0), ..SearchRequest::new(&[1.0, 0.0], 10) }).unwrap();
-    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![PointId::Num(9), PointId::Num(8), PointId::Num(7)]);
+    let hits = dot
+        .search(&SearchRequest {
+            score_threshold: Some(7.0),
+            ..SearchRequest::new(&[1.0, 0.0], 10)
+        })
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![PointId::Num(9), PointId::Num(8), PointId::Num(7)]
+    );
 }
 
 #[test]
 fn upsert_replaces_and_delete_frees() {
     let mut col = Collection::new(CollectionConfig::new(3, Metric::Dot)).unwrap();
-    col.upsert(&ids(0..4), &[1., 0., 0., 0., 1., 0., 0., 0., 1., 1., 1., 1.], None).unwrap();
-    col.upsert(&[PointId::Num(1)], &[5., 5., 5.], Some(vec![payload(json!({"v": 2}))])).unwrap();
+    col.upsert(
+        &ids(0..4),
+        &[1., 0., 0., 0., 1., 0., 0., 0., 1., 1., 1., 1.],
+        None,
+    )
+    .unwrap();
+    col.upsert(
+        &[PointId::Num(1)],
+        &[5., 5., 5.],
+        Some(vec![payload(json!({"v": 2}))]),
+    )
+    .unwrap();
     assert_eq!(col.len(), 4);
     let got = col.get(&[PointId::Num(1), PointId::Num(99)], true, true);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].vector.as_deref(), Some(&[5.0f32, 5., 5.][..]));
     assert_eq!(got[0].payload.as_ref().unwrap()["v"], json!(2));
 
-    assert_eq!(col.delete(&[PointId::Num(0), PointId::Num(0), PointId::Num(42)]), 1);
+    assert_eq!(
+        col.delete(&[PointId::Num(0), PointId::Num(0), PointId::Num(42)]),
+        1
+    );
     assert_eq!(col.len(), 3);
     assert!(col.get(&[PointId::Num(0)], true, false).is_empty());
     // The point moved into the freed row is still found by id and by search.
-    assert_eq!(col.get(&[PointId::Num(3)], false, true)[0].vector.as_deref(), Some(&[1.0f32, 1., 1.][..]));
+    assert_eq!(
+        col.get(&[PointId::Num(3)], false, true)[0]
+            .vector
+            .as_deref(),
+        Some(&[1.0f32, 1., 1.][..])
+    );
     let hits = col.search(&SearchRequest::new(&[0., 0., 1.], 3)).unwrap();
     assert_eq!(hits[0].id, PointId::Num(1));
     assert_eq!(hits.len(), 3);
@@ -185,7 +276,9 @@ fn delete_by_filter_count_and_scroll() {
     let mut all_ids = ids(0..50);
     all_ids.push("6f1e2c3a-0000-4000-8000-000000000001".parse().unwrap());
     let vectors: Vec<f32> = (0..51).flat_map(|i| [1.0, i as f32]).collect();
-    let payloads = (0..51).map(|i| payload(json!({"group": if i % 5 == 0 { "a" } else { "b" }}))).collect();
+    let payloads = (0..51)
+        .map(|i| payload(json!({"group": if i % 5 == 0 { "a" } else { "b" }})))
+        .collect();
     // Insert in reverse so scroll order cannot come from insertion order.
     let mut rev_ids = all_ids.clone();
     rev_ids.reverse();
@@ -195,7 +288,8 @@ fn delete_by_filter_count_and_scroll() {
     col.upsert(&rev_ids, &rev_vec, Some(rev_pay)).unwrap();
     rev_vec.clear();
 
-    let group_a = Filter::from_json(&json!({"must": [{"key": "group", "match": {"value": "a"}}]})).unwrap();
+    let group_a =
+        Filter::from_json(&json!({"must": [{"key": "group", "match": {"value": "a"}}]})).unwrap();
     assert_eq!(col.count(None), 51);
     assert_eq!(col.count(Some(&group_a)), 11);
 
@@ -212,29 +306,59 @@ fn delete_by_filter_count_and_scroll() {
     }
     assert_eq!(seen, all_ids);
 
-    let page = col.scroll(Some(&group_a), 100, Some(PointId::Num(11)), true, false).unwrap();
-    let mut expected: Vec<PointId> = [15, 20, 25, 30, 35, 40, 45].into_iter().map(PointId::Num).collect();
+    let page = col
+        .scroll(Some(&group_a), 100, Some(PointId::Num(11)), true, false)
+        .unwrap();
+    let mut expected: Vec<PointId> = [15, 20, 25, 30, 35, 40, 45]
+        .into_iter()
+        .map(PointId::Num)
+        .collect();
     expected.push(all_ids[50]); // the UUID point, index 50, is in group "a" and sorts last
-    assert_eq!(page.records.iter().map(|r| r.id).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        page.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        expected
+    );
     assert_eq!(page.next_offset, None);
-    assert_eq!(page.records[0].payload.as_ref().unwrap()["group"], json!("a"));
+    assert_eq!(
+        page.records[0].payload.as_ref().unwrap()["group"],
+        json!("a")
+    );
 
     assert_eq!(col.delete_by_filter(&group_a), 11);
     assert_eq!(col.count(None), 40);
     assert_eq!(col.count(Some(&group_a)), 0);
     let hits = col.search(&SearchRequest::new(&[1.0, 0.0], 100)).unwrap();
     assert_eq!(hits.len(), 40);
-    assert!(hits.iter().all(|h| h.payload.as_ref().unwrap()["group"] == json!("b")));
+    assert!(hits
+        .iter()
+        .all(|h| h.payload.as_ref().unwrap()["group"] == json!("b")));
 }
 
 #[test]
 fn payload_operations() {
     let mut col = Collection::new(CollectionConfig::new(1, Metric::Dot)).unwrap();
-    col.upsert(&ids(0..2), &[1.0, 2.0], Some(vec![payload(json!({"a": 1, "b": 2})), payload(json!({}))])).unwrap();
-    assert_eq!(col.set_payload(&[PointId::Num(0), PointId::Num(7)], &payload(json!({"b": 3, "c": 4}))), 1);
-    assert_eq!(col.get(&[PointId::Num(0)], true, false)[0].payload, Some(payload(json!({"a": 1, "b": 3, "c": 4}))));
+    col.upsert(
+        &ids(0..2),
+        &[1.0, 2.0],
+        Some(vec![payload(json!({"a": 1, "b": 2})), payload(json!({}))]),
+    )
+    .unwrap();
+    assert_eq!(
+        col.set_payload(
+            &[PointId::Num(0), PointId::Num(7)],
+            &payload(json!({"b": 3, "c": 4}))
+        ),
+        1
+    );
+    assert_eq!(
+        col.get(&[PointId::Num(0)], true, false)[0].payload,
+        Some(payload(json!({"a": 1, "b": 3, "c": 4})))
+    );
     col.delete_payload_keys(&[PointId::Num(0)], &["a".into(), "zzz".into()]);
-    assert_eq!(col.get(&[PointId::Num(0)], true, false)[0].payload, Some(payload(json!({"b": 3, "c": 4}))));
+    assert_eq!(
+        col.get(&[PointId::Num(0)], true, false)[0].payload,
+        Some(payload(json!({"b": 3, "c": 4})))
+    );
     col.overwrite_payload(&ids(0..2), &payload(json!({"x": true})));
     for r in col.get(&ids(0..2), true, false) {
         assert_eq!(r.payload, Some(payload(json!({"x": true}))));
@@ -246,37 +370,101 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     let mut col = Collection::new(CollectionConfig::new(3, Metric::Cosine)).unwrap();
     col.upsert(&ids(0..1), &[1., 2., 3.], None).unwrap();
 
-    let e = col.upsert(&ids(1..3), &[1., 2., 3., 4., 5., 6., 7., 8.], None).unwrap_err();
-    assert!(matches!(e, Error::DimensionMismatch { expected: 3, got: 4, .. }), "{e}");
-    let e = col.upsert(&ids(1..3), &[1., 2., 3., 4., 5.], None).unwrap_err();
+    let e = col
+        .upsert(&ids(1..3), &[1., 2., 3., 4., 5., 6., 7., 8.], None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DimensionMismatch {
+                expected: 3,
+                got: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = col
+        .upsert(&ids(1..3), &[1., 2., 3., 4., 5.], None)
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
-    let e = col.upsert(&ids(1..3), &[1., 2., 3., 4., f32::NAN, 6.], None).unwrap_err();
-    assert!(matches!(e, Error::InvalidVector { .. }) && e.to_string().contains("vector 1 of the batch, id 2"), "{e}");
-    let e = col.upsert(&ids(1..2), &[f32::INFINITY, 0., 0.], None).unwrap_err();
+    let e = col
+        .upsert(&ids(1..3), &[1., 2., 3., 4., f32::NAN, 6.], None)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidVector { .. })
+            && e.to_string().contains("vector 1 of the batch, id 2"),
+        "{e}"
+    );
+    let e = col
+        .upsert(&ids(1..2), &[f32::INFINITY, 0., 0.], None)
+        .unwrap_err();
     assert!(e.to_string().contains("component 0 is inf"), "{e}");
     let e = col.upsert(&ids(1..2), &[0., 0., 0.], None).unwrap_err();
     assert!(e.to_string().contains("zero vector"), "{e}");
-    let e = col.upsert(&[PointId::Num(5), PointId::Num(5)], &[1., 0., 0., 0., 1., 0.], None).unwrap_err();
+    let e = col
+        .upsert(
+            &[PointId::Num(5), PointId::Num(5)],
+            &[1., 0., 0., 0., 1., 0.],
+            None,
+        )
+        .unwrap_err();
     assert!(e.to_string().contains("appears twice"), "{e}");
-    let e = col.upsert(&ids(1..3), &[1., 0., 0., 0., 1., 0.], Some(vec![Payload::new()])).unwrap_err();
+    let e = col
+        .upsert(
+            &ids(1..3),
+            &[1., 0., 0., 0., 1., 0.],
+            Some(vec![Payload::new()]),
+        )
+        .unwrap_err();
     assert!(e.to_string().contains("1 payloads for 2 ids"), "{e}");
-    assert_eq!(col.len(), 1, "rejected batches must not change the collection");
+    assert_eq!(
+        col.len(),
+        1,
+        "rejected batches must not change the collection"
+    );
 
     let e = col.search(&SearchRequest::new(&[1., 2.], 3)).unwrap_err();
-    assert!(matches!(e, Error::DimensionMismatch { expected: 3, got: 2, .. }), "{e}");
-    let e = col.search(&SearchRequest::new(&[1., f32::NAN, 2.], 3)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DimensionMismatch {
+                expected: 3,
+                got: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = col
+        .search(&SearchRequest::new(&[1., f32::NAN, 2.], 3))
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidVector { .. }), "{e}");
-    let e = col.search(&SearchRequest::new(&[1., 2., 3.], 0)).unwrap_err();
+    let e = col
+        .search(&SearchRequest::new(&[1., 2., 3.], 0))
+        .unwrap_err();
     assert!(e.to_string().contains("k must be at least 1"), "{e}");
-    let e = col.search(&SearchRequest { score_threshold: Some(f32::NAN), ..SearchRequest::new(&[1., 2., 3.], 1) }).unwrap_err();
+    let e = col
+        .search(&SearchRequest {
+            score_threshold: Some(f32::NAN),
+            ..SearchRequest::new(&[1., 2., 3.], 1)
+        })
+        .unwrap_err();
     assert!(e.to_string().contains("NaN"), "{e}");
     let e = col.scroll(None, 0, None, false, false).unwrap_err();
     assert!(e.to_string().contains("limit"), "{e}");
 
     // Huge k and offsets are clamped, not allocated.
-    let hits = col.search(&SearchRequest::new(&[1., 2., 3.], usize::MAX)).unwrap();
+    let hits = col
+        .search(&SearchRequest::new(&[1., 2., 3.], usize::MAX))
+        .unwrap();
     assert_eq!(hits.len(), 1);
-    let hits = col.search(&SearchRequest { offset: usize::MAX, ..SearchRequest::new(&[1., 2., 3.], usize::MAX) }).unwrap();
+    let hits = col
+        .search(&SearchRequest {
+            offset: usize::MAX,
+            ..SearchRequest::new(&[1., 2., 3.], usize::MAX)
+        })
+        .unwrap();
     assert!(hits.is_empty());
 
     let e = Collection::new(CollectionConfig::new(0, Metric::Dot)).unwrap_err();
@@ -287,21 +475,35 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
 
 #[test]
 fn f16_storage_rejects_out_of_range_values() {
-    let mut col = Collection::new(CollectionConfig::new(2, Metric::Dot).with_vector_type(VectorType::F16)).unwrap();
+    let mut col =
+        Collection::new(CollectionConfig::new(2, Metric::Dot).with_vector_type(VectorType::F16))
+            .unwrap();
     let e = col.upsert(&ids(0..1), &[70000.0, 1.0], None).unwrap_err();
     assert!(e.to_string().contains("outside the f16 range"), "{e}");
     col.upsert(&ids(0..1), &[65504.0, 1.0], None).unwrap();
     // Cosine normalises first, so large values are fine there.
-    let mut cos = Collection::new(CollectionConfig::new(2, Metric::Cosine).with_vector_type(VectorType::F16)).unwrap();
+    let mut cos =
+        Collection::new(CollectionConfig::new(2, Metric::Cosine).with_vector_type(VectorType::F16))
+            .unwrap();
     cos.upsert(&ids(0..1), &[1e30, 1.0], None).unwrap();
-    assert_eq!(cos.get(&ids(0..1), false, true)[0].vector.as_deref(), Some(&[1.0f32, 0.0][..]));
+    assert_eq!(
+        cos.get(&ids(0..1), false, true)[0].vector.as_deref(),
+        Some(&[1.0f32, 0.0][..])
+    );
 }
 
 #[test]
 fn empty_collection_searches_return_nothing() {
     let col = Collection::new(CollectionConfig::new(4, Metric::Manhattan)).unwrap();
-    assert!(col.search(&SearchRequest::new(&[0.; 4], 10)).unwrap().is_empty());
-    assert!(col.scroll(None, 10, None, true, true).unwrap().records.is_empty());
+    assert!(col
+        .search(&SearchRequest::new(&[0.; 4], 10))
+        .unwrap()
+        .is_empty());
+    assert!(col
+        .scroll(None, 10, None, true, true)
+        .unwrap()
+        .records
+        .is_empty());
     assert_eq!(col.count(None), 0);
 }
 
@@ -310,7 +512,11 @@ fn point_ids_parse_and_order() {
     let u: PointId = "550e8400-e29b-41d4-a716-446655440000".parse().unwrap();
     assert!(PointId::Num(u64::MAX) < u);
     assert_eq!("17".parse::<PointId>().unwrap(), PointId::Num(17));
-    assert!("not-an-id".parse::<PointId>().unwrap_err().to_string().contains("neither"));
+    assert!("not-an-id"
+        .parse::<PointId>()
+        .unwrap_err()
+        .to_string()
+        .contains("neither"));
     assert!(PointId::from_json(&json!(-1)).is_err());
     assert!(PointId::from_json(&json!(1.5)).is_err());
     assert_eq!(PointId::from_json(&u.to_json()).unwrap(), u);
@@ -319,10 +525,19 @@ fn point_ids_parse_and_order() {
 
 #[test]
 fn metric_and_type_names_round_trip() {
-    for m in [Metric::Cosine, Metric::Dot, Metric::Euclid, Metric::Manhattan] {
+    for m in [
+        Metric::Cosine,
+        Metric::Dot,
+        Metric::Euclid,
+        Metric::Manhattan,
+    ] {
         assert_eq!(m.name().parse::<Metric>().unwrap(), m);
     }
     assert_eq!("Euclid".parse::<Metric>().unwrap(), Metric::Euclid);
-    assert!("hamming".parse::<Metric>().unwrap_err().to_string().contains("unknown metric"));
+    assert!("hamming"
+        .parse::<Metric>()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown metric"));
     assert_eq!("float16".parse::<VectorType>().unwrap(), VectorType::F16);
 }

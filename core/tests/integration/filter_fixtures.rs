@@ -17,8 +17,14 @@ fn corpus() -> Vec<(String, Value)> {
     for path in files {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{file} has no cases")) {
-            cases.push((format!("{file}: {}", case["name"].as_str().unwrap()), case.clone()));
+        for case in doc["cases"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{file} has no cases"))
+        {
+            cases.push((
+                format!("{file}: {}", case["name"].as_str().unwrap()),
+                case.clone(),
+            ));
         }
     }
     cases
@@ -27,17 +33,24 @@ fn corpus() -> Vec<(String, Value)> {
 #[test]
 fn filter_fixture_corpus() {
     let cases = corpus();
-    assert!(cases.len() >= 60, "the corpus should hold at least 60 cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 60,
+        "the corpus should hold at least 60 cases, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for (name, case) in &cases {
         let parsed = Filter::from_json(&case["filter"]);
         if let Some(expected) = case.get("error") {
             let expected = expected.as_str().unwrap();
             match parsed {
-                Ok(f) => failures.push(format!("{name}: parsed, expected an error containing {expected:?}: {f:?}")),
-                Err(e) if !e.to_string().contains(expected) => {
-                    failures.push(format!("{name}: error {:?} does not contain {expected:?}", e.to_string()))
-                }
+                Ok(f) => failures.push(format!(
+                    "{name}: parsed, expected an error containing {expected:?}: {f:?}"
+                )),
+                Err(e) if !e.to_string().contains(expected) => failures.push(format!(
+                    "{name}: error {:?} does not contain {expected:?}",
+                    e.to_string()
+                )),
                 Err(_) => {}
             }
             continue;
@@ -49,14 +62,26 @@ fn filter_fixture_corpus() {
                 continue;
             }
         };
-        let id = case.get("id").map_or(PointId::Num(1), |v| PointId::from_json(v).unwrap());
-        let payload = case["payload"].as_object().unwrap_or_else(|| panic!("{name}: payload is not an object"));
-        let expected = case["expect"].as_bool().unwrap_or_else(|| panic!("{name}: expect is not a boolean"));
+        let id = case
+            .get("id")
+            .map_or(PointId::Num(1), |v| PointId::from_json(v).unwrap());
+        let payload = case["payload"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}: payload is not an object"));
+        let expected = case["expect"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{name}: expect is not a boolean"));
         if filter.matches(id, payload) != expected {
             failures.push(format!("{name}: expected {expected}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -84,6 +109,8 @@ fn hostile_nesting_is_an_error_not_a_stack_overflow() {
 
 #[test]
 fn filter_from_invalid_json_text() {
-    let err = Filter::from_json_str("{\"must\": [").unwrap_err().to_string();
+    let err = Filter::from_json_str("{\"must\": [")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not valid JSON"), "{err}");
 }

@@ -1,7 +1,6 @@
 //! Integration tests of stratavec-core, one binary with a module per area (qdrant's segment
 //! crate does the same), so the crate is linked once.
 
-mod common;
 mod collection;
 mod filter_fixtures;
 mod kernels;

@@ -29,7 +29,8 @@ macro_rules! neon_kernel {
                     acc1 = $step;
                     let ($acc, $x, $y) = (acc2, vld1q_f32(pa.add(i + 8)), vld1q_f32(pb.add(i + 8)));
                     acc2 = $step;
-                    let ($acc, $x, $y) = (acc3, vld1q_f32(pa.add(i + 12)), vld1q_f32(pb.add(i + 12)));
+                    let ($acc, $x, $y) =
+                        (acc3, vld1q_f32(pa.add(i + 12)), vld1q_f32(pb.add(i + 12)));
                     acc3 = $step;
                     i += STEP;
                 }
@@ -45,9 +46,13 @@ macro_rules! neon_kernel {
     };
 }
 
-neon_kernel!(dot_f32, crate::distance::scalar::dot_f32, |acc, x, y| vfmaq_f32(acc, x, y));
+neon_kernel!(dot_f32, crate::distance::scalar::dot_f32, |acc, x, y| {
+    vfmaq_f32(acc, x, y)
+});
 neon_kernel!(l2sq_f32, crate::distance::scalar::l2sq_f32, |acc, x, y| {
     let d = vsubq_f32(x, y);
     vfmaq_f32(acc, d, d)
 });
-neon_kernel!(l1_f32, crate::distance::scalar::l1_f32, |acc, x, y| vaddq_f32(acc, vabdq_f32(x, y)));
+neon_kernel!(l1_f32, crate::distance::scalar::l1_f32, |acc, x, y| {
+    vaddq_f32(acc, vabdq_f32(x, y))
+});

@@ -50,9 +50,13 @@ macro_rules! simd128_kernel {
     };
 }
 
-simd128_kernel!(dot_f32, crate::distance::scalar::dot_f32, |acc, x, y| f32x4_add(acc, f32x4_mul(x, y)));
+simd128_kernel!(dot_f32, crate::distance::scalar::dot_f32, |acc, x, y| {
+    f32x4_add(acc, f32x4_mul(x, y))
+});
 simd128_kernel!(l2sq_f32, crate::distance::scalar::l2sq_f32, |acc, x, y| {
     let d = f32x4_sub(x, y);
     f32x4_add(acc, f32x4_mul(d, d))
 });
-simd128_kernel!(l1_f32, crate::distance::scalar::l1_f32, |acc, x, y| f32x4_add(acc, f32x4_abs(f32x4_sub(x, y))));
+simd128_kernel!(l1_f32, crate::distance::scalar::l1_f32, |acc, x, y| {
+    f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
+});

@@ -96,15 +96,57 @@ fn abs_ps(v: __m256) -> __m256 {
     _mm256_andnot_ps(_mm256_set1_ps(-0.0), v)
 }
 
-avx2_kernel!(dot_f32, dot_f32_impl, f32, load_f32, crate::distance::scalar::dot_f32,
-    |acc, x, y| _mm256_fmadd_ps(x, y, acc));
-avx2_kernel!(l2sq_f32, l2sq_f32_impl, f32, load_f32, crate::distance::scalar::l2sq_f32,
-    |acc, x, y| { let d = _mm256_sub_ps(x, y); _mm256_fmadd_ps(d, d, acc) });
-avx2_kernel!(l1_f32, l1_f32_impl, f32, load_f32, crate::distance::scalar::l1_f32,
-    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y))));
-avx2_kernel!(dot_f16, dot_f16_impl, f16, load_f16, crate::distance::scalar::dot_f16,
-    |acc, x, y| _mm256_fmadd_ps(x, y, acc));
-avx2_kernel!(l2sq_f16, l2sq_f16_impl, f16, load_f16, crate::distance::scalar::l2sq_f16,
-    |acc, x, y| { let d = _mm256_sub_ps(x, y); _mm256_fmadd_ps(d, d, acc) });
-avx2_kernel!(l1_f16, l1_f16_impl, f16, load_f16, crate::distance::scalar::l1_f16,
-    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y))));
+avx2_kernel!(
+    dot_f32,
+    dot_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::dot_f32,
+    |acc, x, y| _mm256_fmadd_ps(x, y, acc)
+);
+avx2_kernel!(
+    l2sq_f32,
+    l2sq_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l2sq_f32,
+    |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    }
+);
+avx2_kernel!(
+    l1_f32,
+    l1_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l1_f32,
+    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y)))
+);
+avx2_kernel!(
+    dot_f16,
+    dot_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::dot_f16,
+    |acc, x, y| _mm256_fmadd_ps(x, y, acc)
+);
+avx2_kernel!(
+    l2sq_f16,
+    l2sq_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::l2sq_f16,
+    |acc, x, y| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    }
+);
+avx2_kernel!(
+    l1_f16,
+    l1_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::l1_f16,
+    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y)))
+);

@@ -80,15 +80,57 @@ macro_rules! avx512_kernel {
     };
 }
 
-avx512_kernel!(dot_f32, dot_f32_impl, f32, load_f32, crate::distance::scalar::dot_f32,
-    |acc, x, y| _mm512_fmadd_ps(x, y, acc));
-avx512_kernel!(l2sq_f32, l2sq_f32_impl, f32, load_f32, crate::distance::scalar::l2sq_f32,
-    |acc, x, y| { let d = _mm512_sub_ps(x, y); _mm512_fmadd_ps(d, d, acc) });
-avx512_kernel!(l1_f32, l1_f32_impl, f32, load_f32, crate::distance::scalar::l1_f32,
-    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y))));
-avx512_kernel!(dot_f16, dot_f16_impl, f16, load_f16, crate::distance::scalar::dot_f16,
-    |acc, x, y| _mm512_fmadd_ps(x, y, acc));
-avx512_kernel!(l2sq_f16, l2sq_f16_impl, f16, load_f16, crate::distance::scalar::l2sq_f16,
-    |acc, x, y| { let d = _mm512_sub_ps(x, y); _mm512_fmadd_ps(d, d, acc) });
-avx512_kernel!(l1_f16, l1_f16_impl, f16, load_f16, crate::distance::scalar::l1_f16,
-    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y))));
+avx512_kernel!(
+    dot_f32,
+    dot_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::dot_f32,
+    |acc, x, y| _mm512_fmadd_ps(x, y, acc)
+);
+avx512_kernel!(
+    l2sq_f32,
+    l2sq_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l2sq_f32,
+    |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    }
+);
+avx512_kernel!(
+    l1_f32,
+    l1_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l1_f32,
+    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))
+);
+avx512_kernel!(
+    dot_f16,
+    dot_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::dot_f16,
+    |acc, x, y| _mm512_fmadd_ps(x, y, acc)
+);
+avx512_kernel!(
+    l2sq_f16,
+    l2sq_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::l2sq_f16,
+    |acc, x, y| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    }
+);
+avx512_kernel!(
+    l1_f16,
+    l1_f16_impl,
+    f16,
+    load_f16,
+    crate::distance::scalar::l1_f16,
+    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))
+);

@@ -1,0 +1,66 @@
+# stratavec developer interface. `make help` lists the targets; CI runs `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian's Rust, used for wasm32 and cross checks (see scripts/setup.sh for why).
+DEB_CARGO := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo
+WASM_ENV := RUSTFLAGS="-C target-feature=+simd128" \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-19/bin/wasm-ld
+BUILD_STD := -Zbuild-std=std,panic_abort
+SELFTEST_WASM := target/wasm/wasm32-unknown-unknown/release/stratavec_wasm_selftest.wasm
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## Install every toolchain the targets need (apt, rustup components)
+	scripts/setup.sh rust
+	scripts/setup.sh wasm
+	scripts/setup.sh node
+
+.PHONY: demo
+demo: ## Run the main job end to end: ingest wordnet-minilm (or synthetic data), filtered search, recall, latency
+	scripts/setup.sh rust
+	cargo run --release -p stratavec-core --example demo
+
+.PHONY: test
+test: lint test-rust test-scalar test-wasm check-aarch64 ## Run every test (lint, native, forced-scalar, wasm32, aarch64 check)
+
+.PHONY: lint
+lint: ## rustfmt --check and clippy -D warnings over the workspace
+	scripts/setup.sh rust
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: test-rust
+test-rust: ## Native tests with the best SIMD level this CPU has (release, for the dataset tests)
+	scripts/setup.sh rust
+	cargo test --workspace --release
+
+.PHONY: test-scalar
+test-scalar: ## The core's integration tests again with the scalar kernels forced
+	STRATAVEC_SIMD=scalar cargo test -p stratavec-core --release --test integration
+
+.PHONY: test-wasm
+test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under Node
+	scripts/setup.sh wasm
+	scripts/setup.sh node
+	$(WASM_ENV) $(DEB_CARGO) build --release --target wasm32-unknown-unknown $(BUILD_STD) \
+		-p stratavec-wasm-selftest --target-dir target/wasm
+	node testkit/wasm/run.mjs $(SELFTEST_WASM)
+
+.PHONY: check-aarch64
+check-aarch64: ## Type-check the core for aarch64 so the NEON path keeps compiling
+	scripts/setup.sh wasm
+	$(DEB_CARGO) check --target aarch64-unknown-linux-gnu $(BUILD_STD) -p stratavec-core --target-dir target/cross
+
+.PHONY: bench
+bench: ## criterion benchmarks: kernels per SIMD level, exact search, memory bandwidth
+	scripts/setup.sh rust
+	cargo bench -p stratavec-core
+
+.PHONY: clean
+clean: ## Remove build outputs
+	cargo clean

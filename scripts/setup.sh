@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the Makefile targets need on a fresh Debian machine. Idempotent: each step checks
+# before it installs. Usage: scripts/setup.sh rust|wasm|node
+set -euo pipefail
+
+need_apt_update=1
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ $need_apt_update -eq 1 ]; then
+    $sudo apt-get update -qq
+    need_apt_update=0
+  fi
+  echo "setup: apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+case "${1:-}" in
+  rust)
+    # The machine's rustup toolchain builds native code; make sure its lint components exist.
+    if ! command -v cargo >/dev/null; then
+      echo "setup: cargo not found; install Rust with rustup first" >&2
+      exit 1
+    fi
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    ;;
+  wasm)
+    # rustup here cannot fetch a wasm32 standard library, so wasm builds use Debian's Rust
+    # (rustc-web, with std sources in rust-web-src) through -Zbuild-std, linked by lld-19's
+    # wasm-ld. Call it by full path: rustup's cargo stays first on PATH. The same toolchain
+    # type-checks the aarch64 (NEON) path.
+    apt_install rustc-web cargo-web rust-web-src lld-19
+    ;;
+  node)
+    command -v node >/dev/null || apt_install nodejs
+    ;;
+  *)
+    echo "usage: $0 rust|wasm|node" >&2
+    exit 2
+    ;;
+esac

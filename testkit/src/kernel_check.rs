@@ -1,0 +1,83 @@
+//! Checks one level's kernels against an f64 reference at every dimension up to a maximum, on
+//! well-scaled and on badly scaled data.
+//!
+//! The bound is the classic one for floating-point summation (Higham, *Accuracy and Stability
+//! of Numerical Algorithms*, §3.1): any summation order of n terms, each carrying r roundings of
+//! its own, is within γ(n + r) · Σ|term| of the exact sum, with γ(m) = m·u / (1 − m·u) and
+//! u = 2⁻²⁴. Terms: a·b (r = 1), (a − b)² (r = 3), |a − b| (r = 1). f16 operands widen to f32
+//! exactly, so the same bound applies to them against their widened values.
+
+use half::f16;
+use stratavec_core::distance::Kernels;
+
+use crate::Rng;
+
+const U: f64 = 1.0 / (1u64 << 24) as f64;
+
+fn gamma(m: usize) -> f64 {
+    let mu = m as f64 * U;
+    mu / (1.0 - mu)
+}
+
+/// One kernel result to check: name, value, the stored operand as f64, the term, its roundings.
+type Case<'a> = (&'static str, f32, &'a [f64], fn(f64, f64) -> f64, usize);
+
+/// Exact sum and sum of magnitudes of the terms, in f64.
+fn reference(a: &[f32], b: &[f64], term: fn(f64, f64) -> f64) -> (f64, f64) {
+    a.iter().zip(b).fold((0.0, 0.0), |(s, m), (&x, &y)| {
+        let t = term(f64::from(x), y);
+        (s + t, m + t.abs())
+    })
+}
+
+fn inputs(rng: &mut Rng, dim: usize, wild: bool) -> (Vec<f32>, Vec<f32>) {
+    let pick = |rng: &mut Rng| {
+        let x = rng.signed();
+        if wild {
+            // Magnitudes spread over six decades: cancellation and mixed exponents.
+            x * 10f32.powf(rng.signed() * 3.0)
+        } else {
+            x
+        }
+    };
+    let a = (0..dim).map(|_| pick(rng)).collect();
+    let b = (0..dim).map(|_| pick(rng)).collect();
+    (a, b)
+}
+
+/// Runs every kernel of `k` at dimensions `1..=max_dim`; returns one line per violation.
+pub fn check_kernels(k: &Kernels, max_dim: usize) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut rng = Rng::new(0xD15 + k.level as u64);
+    let dot = |x: f64, y: f64| x * y;
+    let l2 = |x: f64, y: f64| (x - y) * (x - y);
+    let l1 = |x: f64, y: f64| (x - y).abs();
+    for dim in 1..=max_dim {
+        for wild in [false, true] {
+            let (a, b) = inputs(&mut rng, dim, wild);
+            let bh: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+            let b64: Vec<f64> = b.iter().map(|&x| f64::from(x)).collect();
+            let bh64: Vec<f64> = bh.iter().map(|x| f64::from(x.to_f32())).collect();
+            let cases: [Case<'_>; 6] = [
+                ("dot_f32", (k.dot_f32)(&a, &b), &b64, dot, 1),
+                ("l2sq_f32", (k.l2sq_f32)(&a, &b), &b64, l2, 3),
+                ("l1_f32", (k.l1_f32)(&a, &b), &b64, l1, 1),
+                ("dot_f16", (k.dot_f16)(&a, &bh), &bh64, dot, 1),
+                ("l2sq_f16", (k.l2sq_f16)(&a, &bh), &bh64, l2, 3),
+                ("l1_f16", (k.l1_f16)(&a, &bh), &bh64, l1, 1),
+            ];
+            for (name, got, b_ref, term, r) in cases {
+                let (exact, magnitude) = reference(&a, b_ref, term);
+                let bound = gamma(dim + r) * magnitude;
+                let err = (f64::from(got) - exact).abs();
+                if err.is_nan() || err > bound {
+                    failures.push(format!(
+                        "{} {name} dim {dim} wild {wild}: got {got}, exact {exact}, error {err:e} > bound {bound:e}",
+                        k.level
+                    ));
+                }
+            }
+        }
+    }
+    failures
+}

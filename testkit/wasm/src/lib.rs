@@ -1,0 +1,176 @@
+//! The core's self-test for wasm32, where the native test harness cannot run.
+//!
+//! Key design decision: no wasm-bindgen. The module exports one function, `run`, and imports
+//! one, `env.report(ptr, len)`, which receives UTF-8 lines; `run.mjs` instantiates it under
+//! Node, prints the lines and exits non-zero when `run` returns failures or traps (a panic is a
+//! trap under panic=abort). That keeps the check independent of the binding layer it is meant
+//! to support.
+
+use serde_json::json;
+use stratavec_core::distance::{Kernels, SimdLevel};
+use stratavec_core::{Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest};
+use stratavec_testkit::kernel_check::check_kernels;
+use stratavec_testkit::Rng;
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn report(ptr: *const u8, len: usize);
+}
+
+fn say(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: `report` only reads `len` bytes at `ptr`, which `line` keeps alive for the call.
+    unsafe {
+        report(line.as_ptr(), line.len())
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    println!("{line}");
+}
+
+/// Runs every check; returns the number of failures.
+#[no_mangle]
+pub extern "C" fn run() -> u32 {
+    let mut failures = 0u32;
+    let mut fail = |msg: String| {
+        say(&format!("FAIL {msg}"));
+        failures += 1;
+    };
+
+    let detected = Kernels::detected().level;
+    say(&format!("detected SIMD level: {detected}"));
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
+        && detected != SimdLevel::Simd128
+    {
+        fail(format!("built with simd128 but detected {detected}"));
+    }
+    for level in SimdLevel::available() {
+        let Some(k) = Kernels::for_level(level) else {
+            fail(format!("{level} is available but has no kernels"));
+            continue;
+        };
+        let v = check_kernels(&k, 2048);
+        say(&format!(
+            "kernels {level}: {} violations over dims 1..=2048",
+            v.len()
+        ));
+        for line in v.into_iter().take(10) {
+            fail(line);
+        }
+    }
+    for metric in [
+        Metric::Cosine,
+        Metric::Dot,
+        Metric::Euclid,
+        Metric::Manhattan,
+    ] {
+        if let Err(e) = search_matches_brute_force(metric) {
+            fail(format!("{metric}: {e}"));
+        } else {
+            say(&format!("exact search {metric}: matches brute force"));
+        }
+    }
+    if let Err(e) = bad_input_is_rejected() {
+        fail(e);
+    } else {
+        say("bad input: typed errors, no trap");
+    }
+    failures
+}
+
+fn search_matches_brute_force(metric: Metric) -> Result<(), String> {
+    let (n, dim) = (2000usize, 48usize);
+    let mut rng = Rng::new(42);
+    let data = rng.vectors(n, dim);
+    let mut col = Collection::new(CollectionConfig::new(dim, metric)).map_err(|e| e.to_string())?;
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    let payloads = (0..n)
+        .map(|i| {
+            json!({"odd": i % 2 == 1})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    col.upsert(&ids, &data, Some(payloads))
+        .map_err(|e| e.to_string())?;
+    let odd = Filter::from_json(&json!({"must": [{"key": "odd", "match": {"value": true}}]}))
+        .map_err(|e| e.to_string())?;
+    for q in rng.vectors(10, dim).chunks_exact(dim) {
+        let hits = col
+            .search(&SearchRequest::new(q, 5).with_filter(&odd))
+            .map_err(|e| e.to_string())?;
+        let score = |row: usize| -> f64 {
+            let x = &data[row * dim..(row + 1) * dim];
+            let pairs = q.iter().zip(x).map(|(&a, &b)| (f64::from(a), f64::from(b)));
+            match metric {
+                Metric::Cosine => {
+                    let (d, na, nb) = pairs.fold((0.0, 0.0, 0.0), |(d, na, nb), (a, b)| {
+                        (d + a * b, na + a * a, nb + b * b)
+                    });
+                    d / (na.sqrt() * nb.sqrt())
+                }
+                Metric::Dot => pairs.map(|(a, b)| a * b).sum(),
+                Metric::Euclid => pairs.map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt(),
+                Metric::Manhattan => pairs.map(|(a, b)| (a - b).abs()).sum(),
+            }
+        };
+        let mut rows: Vec<usize> = (1..n).step_by(2).collect();
+        rows.sort_by(|&a, &b| {
+            let o = score(a).total_cmp(&score(b));
+            if metric.higher_is_closer() {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        for (hit, &row) in hits.iter().zip(&rows) {
+            let exact = score(row);
+            if (f64::from(hit.score) - exact).abs() > 1e-4 * exact.abs().max(1.0) {
+                return Err(format!(
+                    "hit {:?} scored {}, brute force {} for row {row}",
+                    hit.id, hit.score, exact
+                ));
+            }
+        }
+        if hits.len() != 5 {
+            return Err(format!("{} hits instead of 5", hits.len()));
+        }
+    }
+    Ok(())
+}
+
+fn bad_input_is_rejected() -> Result<(), String> {
+    let mut col =
+        Collection::new(CollectionConfig::new(3, Metric::Cosine)).map_err(|e| e.to_string())?;
+    match col.upsert(&[PointId::Num(1)], &[1.0, f32::NAN, 0.0], None) {
+        Err(Error::InvalidVector { .. }) => {}
+        other => return Err(format!("NaN vector: expected InvalidVector, got {other:?}")),
+    }
+    match col.search(&SearchRequest::new(&[1.0, 2.0], 3)) {
+        Err(Error::DimensionMismatch {
+            expected: 3,
+            got: 2,
+            ..
+        }) => {}
+        other => {
+            return Err(format!(
+                "short query: expected DimensionMismatch, got {other:?}"
+            ))
+        }
+    }
+    match Filter::from_json(&json!({"must": [{"key": "a", "range": {"gt": "soon"}}]})) {
+        Err(Error::InvalidFilter { path, .. }) if path == "must[0].range.gt" => Ok(()),
+        other => Err(format!(
+            "bad filter: expected InvalidFilter at must[0].range.gt, got {other:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn self_test_passes_natively() {
+        assert_eq!(super::run(), 0);
+    }
+}
