@@ -26,3 +26,8 @@ pub use config::{CollectionConfig, Metric, VectorType};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use point::{Payload, PointId, Record, ScoredPoint};
+
+/// The README's code blocks, compiled and run as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
