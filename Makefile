@@ -8,7 +8,7 @@ DEB_CARGO := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo
 WASM_ENV := RUSTFLAGS="-C target-feature=+simd128" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-19/bin/wasm-ld
 BUILD_STD := -Zbuild-std=std,panic_abort
-SELFTEST_WASM := target/wasm/wasm32-unknown-unknown/release/stratavec_wasm_selftest.wasm
+SELFTEST_WASM := target/wasm/wasm32-unknown-unknown/release/stratavec_selftest.wasm
 
 .PHONY: help
 help: ## List the targets
@@ -48,8 +48,8 @@ test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under No
 	scripts/setup.sh wasm
 	scripts/setup.sh node
 	$(WASM_ENV) $(DEB_CARGO) build --release --target wasm32-unknown-unknown $(BUILD_STD) \
-		-p stratavec-wasm-selftest --target-dir target/wasm
-	node testkit/wasm/run.mjs $(SELFTEST_WASM)
+		--lib -p stratavec-selftest --target-dir target/wasm
+	node testkit/selftest/run.mjs $(SELFTEST_WASM)
 
 .PHONY: check-aarch64
 check-aarch64: ## Type-check the core for aarch64 so the NEON path keeps compiling

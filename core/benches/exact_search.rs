@@ -22,21 +22,36 @@ fn data(n: usize, seed: u32) -> Vec<f32> {
 }
 
 fn memory_bandwidth(c: &mut Criterion) {
-    let words = 256 << 20 >> 3; // 256 MiB of u64
+    let words: usize = (256 << 20) / 8; // 256 MiB of u64
     let buf: Vec<u64> = (0..words as u64).collect();
     let mut group = c.benchmark_group("memory");
     group.throughput(Throughput::Bytes((words * 8) as u64));
     group.sample_size(10);
-    group.bench_function("sequential_read_256MiB", |b| {
-        b.iter(|| {
-            // Eight independent sums so the adds are not the bottleneck.
-            let mut acc = [0u64; 8];
-            for chunk in black_box(&buf).chunks_exact(8) {
-                for i in 0..8 {
-                    acc[i] = acc[i].wrapping_add(chunk[i]);
-                }
+    let sum = |words: &[u64]| {
+        // Eight independent sums so the adds are not the bottleneck.
+        let mut acc = [0u64; 8];
+        for chunk in words.chunks_exact(8) {
+            for i in 0..8 {
+                acc[i] = acc[i].wrapping_add(chunk[i]);
             }
-            acc.iter().fold(0u64, |a, &x| a.wrapping_add(x))
+        }
+        acc.iter().fold(0u64, |a, &x| a.wrapping_add(x))
+    };
+    group.bench_function("sequential_read_256MiB_one_thread", |b| {
+        b.iter(|| sum(black_box(&buf)))
+    });
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    group.bench_function(format!("sequential_read_256MiB_{threads}_threads"), |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = black_box(&buf)
+                    .chunks(words.div_ceil(threads))
+                    .map(|part| s.spawn(move || sum(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .fold(0u64, |a, h| a.wrapping_add(h.join().unwrap_or(0)))
+            })
         })
     });
     group.finish();

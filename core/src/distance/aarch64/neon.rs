@@ -40,7 +40,11 @@ macro_rules! neon_kernel {
                     i += 4;
                 }
                 let acc = vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3));
-                vaddvq_f32(acc) + $scalar(&a[i..], &b[i..])
+                let head = vaddvq_f32(acc);
+                if i == n {
+                    return head;
+                }
+                head + $scalar(&a[i..], &b[i..])
             }
         }
     };

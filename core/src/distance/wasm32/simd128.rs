@@ -45,6 +45,9 @@ macro_rules! simd128_kernel {
                 + f32x4_extract_lane::<1>(acc)
                 + f32x4_extract_lane::<2>(acc)
                 + f32x4_extract_lane::<3>(acc);
+            if i == n {
+                return lanes;
+            }
             lanes + $scalar(&a[i..], &b[i..])
         }
     };

@@ -79,7 +79,11 @@ macro_rules! avx2_kernel {
                 i += 8;
             }
             let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-            hsum(acc) + $scalar(&a[i..], &b[i..])
+            let head = hsum(acc);
+            if i == n {
+                return head;
+            }
+            head + $scalar(&a[i..], &b[i..])
         }
 
         pub(crate) fn $name(a: &[f32], b: &[$elem]) -> f32 {

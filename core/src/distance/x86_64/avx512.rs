@@ -68,7 +68,11 @@ macro_rules! avx512_kernel {
                 i += 16;
             }
             let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-            _mm512_reduce_add_ps(acc) + $scalar(&a[i..], &b[i..])
+            let head = _mm512_reduce_add_ps(acc);
+            if i == n {
+                return head;
+            }
+            head + $scalar(&a[i..], &b[i..])
         }
 
         pub(crate) fn $name(a: &[f32], b: &[$elem]) -> f32 {

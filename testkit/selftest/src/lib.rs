@@ -1,10 +1,12 @@
-//! The core's self-test for wasm32, where the native test harness cannot run.
+//! The core's self-test for targets where the native test harness cannot run: wasm32 (simd128)
+//! and aarch64 (NEON) cross-compiled and run under qemu-user.
 //!
-//! Key design decision: no wasm-bindgen. The module exports one function, `run`, and imports
-//! one, `env.report(ptr, len)`, which receives UTF-8 lines; `run.mjs` instantiates it under
-//! Node, prints the lines and exits non-zero when `run` returns failures or traps (a panic is a
-//! trap under panic=abort). That keeps the check independent of the binding layer it is meant
-//! to support.
+//! Key design decision: no wasm-bindgen. The wasm module exports one function, `run`, and
+//! imports one, `env.report(ptr, len)`, which receives UTF-8 lines; `run.mjs` instantiates it
+//! under Node, prints the lines and exits non-zero when `run` returns failures or traps (a panic
+//! is a trap under panic=abort). That keeps the check independent of the binding layer it is
+//! meant to support. On other targets `run` prints to stdout and the `stratavec-selftest`
+//! binary turns its result into an exit code.
 
 use serde_json::json;
 use stratavec_core::distance::{Kernels, SimdLevel};

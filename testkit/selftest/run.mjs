@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 
 const path = process.argv[2];
 if (!path) {
-  console.error('usage: node run.mjs path/to/stratavec_wasm_selftest.wasm');
+  console.error('usage: node run.mjs path/to/stratavec_selftest.wasm');
   process.exit(2);
 }
 const bytes = await readFile(path);

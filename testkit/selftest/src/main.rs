@@ -1,0 +1,15 @@
+//! Runs the self-test natively (or under qemu-user for a cross-compiled target) and exits
+//! non-zero on any failure.
+
+fn main() {
+    let failures = stratavec_selftest::run();
+    println!(
+        "self-test: {}",
+        if failures == 0 {
+            "passed".to_owned()
+        } else {
+            format!("{failures} failures")
+        }
+    );
+    std::process::exit(i32::from(failures != 0));
+}
