@@ -18,6 +18,7 @@ help: ## List the targets
 setup: ## Install every toolchain the targets need (apt, rustup components)
 	scripts/setup.sh rust
 	scripts/setup.sh wasm
+	scripts/setup.sh aarch64
 	scripts/setup.sh node
 
 .PHONY: demo
@@ -26,7 +27,7 @@ demo: ## Run the main job end to end: ingest wordnet-minilm (or synthetic data),
 	cargo run --release -p stratavec-core --example demo
 
 .PHONY: test
-test: lint test-rust test-scalar test-wasm check-aarch64 ## Run every test (lint, native, forced-scalar, wasm32, aarch64 check)
+test: lint test-rust test-scalar test-wasm test-aarch64 ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu)
 
 .PHONY: lint
 lint: ## rustfmt --check and clippy -D warnings over the workspace
@@ -51,10 +52,13 @@ test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under No
 		--lib -p stratavec-selftest --target-dir target/wasm
 	node testkit/selftest/run.mjs $(SELFTEST_WASM)
 
-.PHONY: check-aarch64
-check-aarch64: ## Type-check the core for aarch64 so the NEON path keeps compiling
-	scripts/setup.sh wasm
-	$(DEB_CARGO) check --target aarch64-unknown-linux-gnu $(BUILD_STD) -p stratavec-core --target-dir target/cross
+.PHONY: test-aarch64
+test-aarch64: ## Cross-build the self-test for aarch64 and run it under qemu-user (NEON kernels)
+	scripts/setup.sh aarch64
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+		$(DEB_CARGO) build --release --target aarch64-unknown-linux-gnu $(BUILD_STD) \
+		-p stratavec-selftest --bin stratavec-selftest --target-dir target/cross
+	qemu-aarch64 -L /usr/aarch64-linux-gnu target/cross/aarch64-unknown-linux-gnu/release/stratavec-selftest
 
 .PHONY: bench
 bench: ## criterion benchmarks: kernels per SIMD level, exact search, memory bandwidth

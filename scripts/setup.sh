@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Makefile targets need on a fresh Debian machine. Idempotent: each step checks
-# before it installs. Usage: scripts/setup.sh rust|wasm|node
+# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|node
 set -euo pipefail
 
 need_apt_update=1
@@ -33,15 +33,19 @@ case "${1:-}" in
   wasm)
     # rustup here cannot fetch a wasm32 standard library, so wasm builds use Debian's Rust
     # (rustc-web, with std sources in rust-web-src) through -Zbuild-std, linked by lld-19's
-    # wasm-ld. Call it by full path: rustup's cargo stays first on PATH. The same toolchain
-    # type-checks the aarch64 (NEON) path.
+    # wasm-ld. Call it by full path: rustup's cargo stays first on PATH.
     apt_install rustc-web cargo-web rust-web-src lld-19
+    ;;
+  aarch64)
+    # Cross-compile the self-test for aarch64 with Debian's Rust and run it under qemu-user,
+    # so the NEON kernels execute on an x86_64 machine.
+    apt_install rustc-web cargo-web rust-web-src lld-19 qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     ;;
   node)
     command -v node >/dev/null || apt_install nodejs
     ;;
   *)
-    echo "usage: $0 rust|wasm|node" >&2
+    echo "usage: $0 rust|wasm|aarch64|node" >&2
     exit 2
     ;;
 esac
