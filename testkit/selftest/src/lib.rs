@@ -34,6 +34,7 @@ fn say(line: &str) {
 #[no_mangle]
 pub extern "C" fn run() -> u32 {
     let mut failures = 0u32;
+    let mut passed = 0u32;
     let mut fail = |msg: String| {
         say(&format!("FAIL {msg}"));
         failures += 1;
@@ -70,13 +71,16 @@ pub extern "C" fn run() -> u32 {
             fail(format!("{metric}: {e}"));
         } else {
             say(&format!("exact search {metric}: matches brute force"));
+            passed += 1;
         }
     }
     if let Err(e) = bad_input_is_rejected() {
         fail(e);
     } else {
         say("bad input: typed errors, no trap");
+        passed += 1;
     }
+    say(&format!("{passed} passed, {failures} failed"));
     failures
 }
 

@@ -3,13 +3,5 @@
 
 fn main() {
     let failures = stratavec_selftest::run();
-    println!(
-        "self-test: {}",
-        if failures == 0 {
-            "passed".to_owned()
-        } else {
-            format!("{failures} failures")
-        }
-    );
     std::process::exit(i32::from(failures != 0));
 }
