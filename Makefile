@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 # Debian's Rust, used for wasm32 and cross checks (see scripts/setup.sh for why).
 DEB_CARGO := RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo
-WASM_ENV := RUSTFLAGS="-C target-feature=+simd128" \
+WASM_ENV := RUSTFLAGS="-C target-feature=+simd128 -D warnings" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-19/bin/wasm-ld
 BUILD_STD := -Zbuild-std=std,panic_abort
 SELFTEST_WASM := target/wasm/wasm32-unknown-unknown/release/stratavec_selftest.wasm
@@ -55,7 +55,7 @@ test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under No
 .PHONY: test-aarch64
 test-aarch64: ## Cross-build the self-test for aarch64 and run it under qemu-user (NEON kernels)
 	scripts/setup.sh aarch64
-	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	RUSTFLAGS="-D warnings" CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
 		$(DEB_CARGO) build --release --target aarch64-unknown-linux-gnu $(BUILD_STD) \
 		-p stratavec-selftest --bin stratavec-selftest --target-dir target/cross
 	qemu-aarch64 -L /usr/aarch64-linux-gnu target/cross/aarch64-unknown-linux-gnu/release/stratavec-selftest

@@ -8,72 +8,21 @@
 //! Every write validates its whole input before changing anything: a batch is applied entirely
 //! or not at all.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use crate::config::CollectionConfig;
-use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::search::exact::{self, Candidates, Query};
-use crate::vectors::{self, VectorStore};
-
-/// Collections at least this large evaluate filters on all cores.
-#[cfg(feature = "parallel")]
-const PARALLEL_FILTER_MIN_ROWS: usize = 16_384;
+use crate::read::{self, PointSource, ScrollPage, SearchRequest};
+use crate::storage::segment::{write_segment, SegmentSource};
+use crate::storage::{FileKind, Segment};
+use crate::vectors::{self, RowsRef, VectorStore};
 
 /// The most points one collection holds: row offsets are u32.
 pub const MAX_POINTS: usize = u32::MAX as usize;
-
-/// One search: the query and what to return.
-#[derive(Debug, Clone, Copy)]
-pub struct SearchRequest<'a> {
-    /// The query vector, in the collection's dimension.
-    pub vector: &'a [f32],
-    /// How many hits to return, at least 1. Values above the collection size are clamped.
-    pub k: usize,
-    /// Only points passing this filter are considered.
-    pub filter: Option<&'a Filter>,
-    /// Only hits at least this similar (cosine, dot: score >= threshold) or at most this far
-    /// (euclid, manhattan: score <= threshold) are returned.
-    pub score_threshold: Option<f32>,
-    /// Skip this many of the closest hits first (pagination).
-    pub offset: usize,
-    /// Attach payloads to the hits.
-    pub with_payload: bool,
-    /// Attach stored vectors to the hits.
-    pub with_vector: bool,
-}
-
-impl<'a> SearchRequest<'a> {
-    /// A request for the `k` closest points, with payloads and without vectors.
-    pub fn new(vector: &'a [f32], k: usize) -> Self {
-        SearchRequest {
-            vector,
-            k,
-            filter: None,
-            score_threshold: None,
-            offset: 0,
-            with_payload: true,
-            with_vector: false,
-        }
-    }
-
-    /// The same request restricted by `filter`.
-    pub fn with_filter(mut self, filter: &'a Filter) -> Self {
-        self.filter = Some(filter);
-        self
-    }
-}
-
-/// One page of [`Collection::scroll`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScrollPage {
-    /// The points of this page, in id order.
-    pub records: Vec<Record>,
-    /// The id to pass as `offset` for the next page; `None` on the last page.
-    pub next_offset: Option<PointId>,
-}
 
 /// A collection of points.
 #[derive(Debug, Clone)]
@@ -202,13 +151,12 @@ impl Collection {
     }
 
     /// Deletes every point passing `filter`. Returns how many were deleted.
-    pub fn delete_by_filter(&mut self, filter: &Filter) -> usize {
-        let doomed: Vec<PointId> = self
-            .matching_rows(filter)
+    pub fn delete_by_filter(&mut self, filter: &Filter) -> Result<usize> {
+        let doomed: Vec<PointId> = read::matching_rows(self, filter)?
             .into_iter()
             .map(|row| self.ids[row as usize])
             .collect();
-        self.delete(&doomed)
+        Ok(self.delete(&doomed))
     }
 
     fn remove(&mut self, id: &PointId) -> bool {
@@ -226,20 +174,14 @@ impl Collection {
         true
     }
 
-    fn record(&self, row: usize, with_payload: bool, with_vector: bool) -> Record {
-        Record {
-            id: self.ids[row],
-            payload: with_payload.then(|| self.payloads[row].clone()),
-            vector: with_vector.then(|| self.vectors.get(row)),
-        }
-    }
-
     /// The points with these ids, in the order asked; ids that do not exist are skipped.
-    pub fn get(&self, ids: &[PointId], with_payload: bool, with_vector: bool) -> Vec<Record> {
-        ids.iter()
-            .filter_map(|id| self.index.get(id))
-            .map(|&row| self.record(row as usize, with_payload, with_vector))
-            .collect()
+    pub fn get(
+        &self,
+        ids: &[PointId],
+        with_payload: bool,
+        with_vector: bool,
+    ) -> Result<Vec<Record>> {
+        read::get(self, ids, with_payload, with_vector)
     }
 
     /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally filtered.
@@ -251,35 +193,12 @@ impl Collection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        if limit == 0 {
-            return Err(Error::InvalidArgument(
-                "scroll limit must be at least 1".into(),
-            ));
-        }
-        let start = offset.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
-        let mut passing = self
-            .index
-            .range((start, std::ops::Bound::Unbounded))
-            .map(|(_, &row)| row as usize)
-            .filter(|&row| filter.is_none_or(|f| f.matches(self.ids[row], &self.payloads[row])));
-        let records = passing
-            .by_ref()
-            .take(limit)
-            .map(|row| self.record(row, with_payload, with_vector))
-            .collect();
-        let next_offset = passing.next().map(|row| self.ids[row]);
-        Ok(ScrollPage {
-            records,
-            next_offset,
-        })
+        read::scroll(self, filter, limit, offset, with_payload, with_vector)
     }
 
     /// How many points pass `filter` (all points when `None`).
-    pub fn count(&self, filter: Option<&Filter>) -> usize {
-        match filter {
-            None => self.len(),
-            Some(f) => self.matching_rows(f).len(),
-        }
+    pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
+        read::count(self, filter)
     }
 
     /// Replaces the payload keys given in `payload` on these points, keeping other keys.
@@ -319,120 +238,95 @@ impl Collection {
 
     /// The closest points to one query.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = self.search_batch(std::slice::from_ref(request))?;
+        let mut results = read::search_batch(self, std::slice::from_ref(request))?;
         Ok(results.pop().unwrap_or_default())
     }
 
     /// Several searches in one pass over the data; results in request order. Requests that
     /// share a filter share its evaluation and its scan.
     pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        let metric = self.config.metric;
-        let mut prepared = Vec::with_capacity(requests.len());
-        for (i, r) in requests.iter().enumerate() {
-            let context = || {
-                if requests.len() == 1 {
-                    "query".to_owned()
-                } else {
-                    format!("query {i} of the batch")
-                }
-            };
-            if r.k == 0 {
-                return Err(Error::InvalidArgument(format!(
-                    "k must be at least 1 ({})",
-                    context()
-                )));
-            }
-            if r.score_threshold.is_some_and(f32::is_nan) {
-                return Err(Error::InvalidArgument(format!(
-                    "score_threshold is NaN ({})",
-                    context()
-                )));
-            }
-            vectors::validate(&self.config, r.vector, &context)?;
-            prepared.push(vectors::prepared(metric, r.vector));
-        }
-
-        // Group requests by filter so each distinct filter is evaluated once.
-        let mut groups: Vec<(Option<&Filter>, Vec<usize>)> = Vec::new();
-        for (i, r) in requests.iter().enumerate() {
-            let same = |g: &(Option<&Filter>, Vec<usize>)| match (g.0, r.filter) {
-                (None, None) => true,
-                (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
-                _ => false,
-            };
-            match groups.iter_mut().find(|g| same(g)) {
-                Some(g) => g.1.push(i),
-                None => groups.push((r.filter, vec![i])),
-            }
-        }
-
-        let kernels = Kernels::detected();
-        let mut results: Vec<Vec<ScoredPoint>> = vec![Vec::new(); requests.len()];
-        for (filter, members) in groups {
-            let allowed: Option<Vec<u32>> = filter.map(|f| self.matching_rows(f));
-            let cands = match &allowed {
-                Some(rows) => Candidates::List(rows),
-                None => Candidates::All(self.len()),
-            };
-            let queries: Vec<Query<'_>> = members
-                .iter()
-                .map(|&i| Query {
-                    vector: &prepared[i],
-                    cap: requests[i]
-                        .k
-                        .saturating_add(requests[i].offset)
-                        .min(cands.len()),
-                })
-                .collect();
-            let tops = exact::scan(
-                self.vectors.rows(),
-                self.config.dim,
-                metric,
-                kernels,
-                cands,
-                &queries,
-            );
-            for (&i, top) in members.iter().zip(tops) {
-                let r = &requests[i];
-                results[i] = top
-                    .into_sorted()
-                    .into_iter()
-                    .skip(r.offset)
-                    .take(r.k)
-                    .map(|c| (c.offset as usize, exact::user_score(metric, c.score)))
-                    .take_while(|&(_, s)| match r.score_threshold {
-                        None => true,
-                        Some(t) if metric.higher_is_closer() => s >= t,
-                        Some(t) => s <= t,
-                    })
-                    .map(|(row, score)| ScoredPoint {
-                        id: self.ids[row],
-                        score,
-                        payload: r.with_payload.then(|| self.payloads[row].clone()),
-                        vector: r.with_vector.then(|| self.vectors.get(row)),
-                    })
-                    .collect();
-            }
-        }
-        Ok(results)
+        read::search_batch(self, requests)
     }
 
-    /// Rows whose point passes `filter`, ascending. Evaluated on all cores for large
-    /// collections: without payload indexes this walks every payload.
-    fn matching_rows(&self, filter: &Filter) -> Vec<u32> {
-        let passes = |row: usize| filter.matches(self.ids[row], &self.payloads[row]);
-        #[cfg(feature = "parallel")]
-        if self.len() >= PARALLEL_FILTER_MIN_ROWS {
-            use rayon::prelude::*;
-            return (0..self.len())
-                .into_par_iter()
-                .filter(|&r| passes(r))
-                .map(|r| r as u32)
-                .collect();
+    /// Writes the collection as one snapshot file (FORMAT.md) to `w`; returns its length. The
+    /// snapshot is self-contained: [`Snapshot`](crate::Snapshot) opens and searches it as is.
+    pub fn write_snapshot<W: std::io::Write>(&self, w: &mut W) -> Result<u64> {
+        let rows = self.vectors.rows();
+        let dim = self.config.dim;
+        let source = SegmentSource {
+            config: self.config,
+            ids: self.index.keys().copied().collect(),
+            rows: self
+                .index
+                .values()
+                .map(|&r| rows.bytes(r as usize, dim))
+                .collect(),
+            payloads: self
+                .index
+                .values()
+                .map(|&r| &self.payloads[r as usize])
+                .collect(),
+        };
+        write_segment(w, FileKind::Snapshot, &source)
+    }
+
+    /// The snapshot file's bytes (see [`Collection::write_snapshot`]).
+    pub fn snapshot_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_snapshot(&mut out)?;
+        Ok(out)
+    }
+
+    /// A collection holding exactly the points of an open segment or snapshot.
+    pub(crate) fn from_segment(segment: &Segment) -> Result<Collection> {
+        let mut col = Collection::new(*segment.config())?;
+        let n = segment.len();
+        let rows = segment.rows();
+        col.vectors.reserve(n);
+        col.ids.reserve(n);
+        col.payloads.reserve(n);
+        for row in 0..n {
+            let id = segment.id(row);
+            col.vectors.push_stored(rows, row);
+            col.ids.push(id);
+            col.payloads.push(segment.payload(row)?);
+            col.index.insert(id, row as u32);
         }
-        (0..self.len())
-            .filter(|&r| passes(r))
-            .map(|r| r as u32)
-            .collect()
+        Ok(col)
+    }
+}
+
+impl PointSource for Collection {
+    fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn rows(&self) -> RowsRef<'_> {
+        self.vectors.rows()
+    }
+
+    fn id(&self, row: usize) -> PointId {
+        self.ids[row]
+    }
+
+    fn find(&self, id: PointId) -> Option<usize> {
+        self.index.get(&id).map(|&r| r as usize)
+    }
+
+    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
+        let start = start.map_or(Bound::Unbounded, Bound::Included);
+        Box::new(
+            self.index
+                .range((start, Bound::Unbounded))
+                .map(|(_, &r)| r as usize),
+        )
+    }
+
+    fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
+        Ok(Cow::Borrowed(&self.payloads[row]))
     }
 }

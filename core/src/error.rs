@@ -53,6 +53,56 @@ pub enum Error {
     /// Maps to `KeyError` / HTTP 404.
     #[error("not found: {0}")]
     NotFound(String),
+
+    /// Stored bytes are damaged or not a stratavec file: a bad magic number, checksum, length
+    /// or structure. `what` names the file part. Maps to `OSError` / HTTP 500 (or 400 for
+    /// uploads).
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// The file or section, e.g. `snapshot header` or `segment section VECTORS`.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A file written by a format version this build cannot read. Maps to `OSError` / HTTP 400.
+    #[error(
+        "incompatible format version {found}: this build reads {supported}; \
+         open it with a stratavec release that supports {found}, or re-create it from the source data"
+    )]
+    IncompatibleVersion {
+        /// The version found in the file, e.g. `2.0`.
+        found: String,
+        /// The versions this build reads, e.g. `1.x`.
+        supported: String,
+    },
+
+    /// An operating-system I/O error. Maps to `OSError` / HTTP 500.
+    #[error("I/O error{}: {source}", Context(.context))]
+    Io {
+        /// What was being done, e.g. `reading snapshot ./docs.svdb`.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Corrupt {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Formats an optional "where" suffix: ` (vector 3 of the batch)` or nothing.

@@ -8,6 +8,8 @@
 //!
 //! Features:
 //! - `parallel` (default): multi-threaded exact search with rayon. Off for wasm32.
+//! - `fs` (default): read and write files. Off for wasm32, which works on byte buffers.
+//! - `mmap` (default): open segment and snapshot files by memory map. Off for wasm32.
 
 #![cfg_attr(not(test), warn(missing_docs))]
 
@@ -17,15 +19,20 @@ pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod point;
+mod read;
 mod search;
+mod snapshot;
+pub mod storage;
 mod topk;
 mod vectors;
 
-pub use collection::{Collection, SearchRequest};
+pub use collection::Collection;
 pub use config::{CollectionConfig, Metric, VectorType};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use point::{Payload, PointId, Record, ScoredPoint};
+pub use read::{ScrollPage, SearchRequest};
+pub use snapshot::Snapshot;
 
 /// The README's code blocks, compiled and run as doctests so they cannot go stale.
 #[cfg(doctest)]

@@ -11,9 +11,36 @@ use crate::error::{Error, Result};
 
 /// The rows, in the collection's stored type.
 #[derive(Debug, Clone)]
-pub(crate) enum Rows {
+enum Rows {
     F32(Vec<f32>),
     F16(Vec<f16>),
+}
+
+/// A borrowed view of rows in the stored type: from memory or straight from a file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowsRef<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}
+
+impl RowsRef<'_> {
+    /// Row `i` widened to f32.
+    pub(crate) fn get(&self, i: usize, dim: usize) -> Vec<f32> {
+        let range = i * dim..(i + 1) * dim;
+        match self {
+            RowsRef::F32(r) => r[range].to_vec(),
+            RowsRef::F16(r) => r[range].iter().map(|x| x.to_f32()).collect(),
+        }
+    }
+
+    /// Row `i` as its stored bytes.
+    pub(crate) fn bytes(&self, i: usize, dim: usize) -> &[u8] {
+        let range = i * dim..(i + 1) * dim;
+        match self {
+            RowsRef::F32(r) => bytemuck::cast_slice(&r[range]),
+            RowsRef::F16(r) => bytemuck::cast_slice(&r[range]),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -99,8 +126,11 @@ impl VectorStore {
         }
     }
 
-    pub(crate) fn rows(&self) -> &Rows {
-        &self.rows
+    pub(crate) fn rows(&self) -> RowsRef<'_> {
+        match &self.rows {
+            Rows::F32(r) => RowsRef::F32(r),
+            Rows::F16(r) => RowsRef::F16(r),
+        }
     }
 
     pub(crate) fn reserve(&mut self, n: usize) {
@@ -117,6 +147,20 @@ impl VectorStore {
         match &mut self.rows {
             Rows::F32(r) => r.extend_from_slice(&v),
             Rows::F16(r) => r.extend(v.iter().map(|&x| f16::from_f32(x))),
+        }
+    }
+
+    /// Appends row `i` of `from`, which holds this store's type, as stored: already prepared,
+    /// so it is not normalised again.
+    pub(crate) fn push_stored(&mut self, from: RowsRef<'_>, i: usize) {
+        let range = i * self.dim..(i + 1) * self.dim;
+        match (&mut self.rows, from) {
+            (Rows::F32(r), RowsRef::F32(src)) => r.extend_from_slice(&src[range]),
+            (Rows::F16(r), RowsRef::F16(src)) => r.extend_from_slice(&src[range]),
+            (Rows::F32(r), RowsRef::F16(src)) => r.extend(src[range].iter().map(|x| x.to_f32())),
+            (Rows::F16(r), RowsRef::F32(src)) => {
+                r.extend(src[range].iter().map(|&x| f16::from_f32(x)))
+            }
         }
     }
 
@@ -147,15 +191,6 @@ impl VectorStore {
         match &mut self.rows {
             Rows::F32(r) => swap_remove_row(r, i, d),
             Rows::F16(r) => swap_remove_row(r, i, d),
-        }
-    }
-
-    /// Row `i` widened to f32.
-    pub(crate) fn get(&self, i: usize) -> Vec<f32> {
-        let range = i * self.dim..(i + 1) * self.dim;
-        match &self.rows {
-            Rows::F32(r) => r[range].to_vec(),
-            Rows::F16(r) => r[range].iter().map(|x| x.to_f32()).collect(),
         }
     }
 }

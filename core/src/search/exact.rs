@@ -12,7 +12,7 @@ use half::f16;
 use crate::config::Metric;
 use crate::distance::Kernels;
 use crate::topk::TopK;
-use crate::vectors::Rows;
+use crate::vectors::RowsRef;
 
 /// Bytes of vectors per block: half of a typical 512 KiB–1 MiB L2, leaving room for queries.
 const BLOCK_BYTES: usize = 256 * 1024;
@@ -77,7 +77,7 @@ pub(crate) fn user_score(metric: Metric, rank: f32) -> f32 {
 
 /// Scores `cands` against every query; returns one top-k per query, in query order.
 pub(crate) fn scan(
-    rows: &Rows,
+    rows: RowsRef<'_>,
     dim: usize,
     metric: Metric,
     kernels: &Kernels,
@@ -85,7 +85,7 @@ pub(crate) fn scan(
     queries: &[Query<'_>],
 ) -> Vec<TopK> {
     match rows {
-        Rows::F32(r) => {
+        RowsRef::F32(r) => {
             let k = match metric {
                 Metric::Cosine | Metric::Dot => kernels.dot_f32,
                 Metric::Euclid => kernels.l2sq_f32,
@@ -93,7 +93,7 @@ pub(crate) fn scan(
             };
             scan_typed::<f32>(r, dim, k, metric, cands, queries)
         }
-        Rows::F16(r) => {
+        RowsRef::F16(r) => {
             let k = match metric {
                 Metric::Cosine | Metric::Dot => kernels.dot_f16,
                 Metric::Euclid => kernels.l2sq_f16,

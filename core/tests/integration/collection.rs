@@ -247,7 +247,9 @@ fn upsert_replaces_and_delete_frees() {
     )
     .unwrap();
     assert_eq!(col.len(), 4);
-    let got = col.get(&[PointId::Num(1), PointId::Num(99)], true, true);
+    let got = col
+        .get(&[PointId::Num(1), PointId::Num(99)], true, true)
+        .unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].vector.as_deref(), Some(&[5.0f32, 5., 5.][..]));
     assert_eq!(got[0].payload.as_ref().unwrap()["v"], json!(2));
@@ -257,10 +259,10 @@ fn upsert_replaces_and_delete_frees() {
         1
     );
     assert_eq!(col.len(), 3);
-    assert!(col.get(&[PointId::Num(0)], true, false).is_empty());
+    assert!(col.get(&[PointId::Num(0)], true, false).unwrap().is_empty());
     // The point moved into the freed row is still found by id and by search.
     assert_eq!(
-        col.get(&[PointId::Num(3)], false, true)[0]
+        col.get(&[PointId::Num(3)], false, true).unwrap()[0]
             .vector
             .as_deref(),
         Some(&[1.0f32, 1., 1.][..])
@@ -290,8 +292,8 @@ fn delete_by_filter_count_and_scroll() {
 
     let group_a =
         Filter::from_json(&json!({"must": [{"key": "group", "match": {"value": "a"}}]})).unwrap();
-    assert_eq!(col.count(None), 51);
-    assert_eq!(col.count(Some(&group_a)), 11);
+    assert_eq!(col.count(None).unwrap(), 51);
+    assert_eq!(col.count(Some(&group_a)).unwrap(), 11);
 
     // Page through everything, 7 at a time: ids ascending, numbers before the UUID.
     let mut seen = Vec::new();
@@ -324,9 +326,9 @@ fn delete_by_filter_count_and_scroll() {
         json!("a")
     );
 
-    assert_eq!(col.delete_by_filter(&group_a), 11);
-    assert_eq!(col.count(None), 40);
-    assert_eq!(col.count(Some(&group_a)), 0);
+    assert_eq!(col.delete_by_filter(&group_a).unwrap(), 11);
+    assert_eq!(col.count(None).unwrap(), 40);
+    assert_eq!(col.count(Some(&group_a)).unwrap(), 0);
     let hits = col.search(&SearchRequest::new(&[1.0, 0.0], 100)).unwrap();
     assert_eq!(hits.len(), 40);
     assert!(hits
@@ -351,16 +353,16 @@ fn payload_operations() {
         1
     );
     assert_eq!(
-        col.get(&[PointId::Num(0)], true, false)[0].payload,
+        col.get(&[PointId::Num(0)], true, false).unwrap()[0].payload,
         Some(payload(json!({"a": 1, "b": 3, "c": 4})))
     );
     col.delete_payload_keys(&[PointId::Num(0)], &["a".into(), "zzz".into()]);
     assert_eq!(
-        col.get(&[PointId::Num(0)], true, false)[0].payload,
+        col.get(&[PointId::Num(0)], true, false).unwrap()[0].payload,
         Some(payload(json!({"b": 3, "c": 4})))
     );
     col.overwrite_payload(&ids(0..2), &payload(json!({"x": true})));
-    for r in col.get(&ids(0..2), true, false) {
+    for r in col.get(&ids(0..2), true, false).unwrap() {
         assert_eq!(r.payload, Some(payload(json!({"x": true}))));
     }
 }
@@ -487,7 +489,9 @@ fn f16_storage_rejects_out_of_range_values() {
             .unwrap();
     cos.upsert(&ids(0..1), &[1e30, 1.0], None).unwrap();
     assert_eq!(
-        cos.get(&ids(0..1), false, true)[0].vector.as_deref(),
+        cos.get(&ids(0..1), false, true).unwrap()[0]
+            .vector
+            .as_deref(),
         Some(&[1.0f32, 0.0][..])
     );
 }
@@ -504,7 +508,7 @@ fn empty_collection_searches_return_nothing() {
         .unwrap()
         .records
         .is_empty());
-    assert_eq!(col.count(None), 0);
+    assert_eq!(col.count(None).unwrap(), 0);
 }
 
 #[test]

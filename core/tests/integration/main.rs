@@ -4,4 +4,5 @@
 mod collection;
 mod filter_fixtures;
 mod kernels;
+mod storage;
 mod wordnet;

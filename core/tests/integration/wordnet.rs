@@ -65,7 +65,7 @@ fn exact_search_reproduces_ground_truth_for_every_filter() {
         let filter = Filter::from_json(&spec["filter"]).unwrap();
         let matches = spec["matches"].as_u64().unwrap() as usize;
         assert_eq!(
-            col.count(Some(&filter)),
+            col.count(Some(&filter)).unwrap(),
             matches,
             "filter {name}: count differs from filters.json"
         );

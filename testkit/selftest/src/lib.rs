@@ -10,7 +10,10 @@
 
 use serde_json::json;
 use stratavec_core::distance::{Kernels, SimdLevel};
-use stratavec_core::{Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest};
+use stratavec_core::{
+    Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest, Snapshot,
+};
+use stratavec_testkit::golden::{golden_collection, GOLDEN};
 use stratavec_testkit::kernel_check::check_kernels;
 use stratavec_testkit::Rng;
 
@@ -73,6 +76,12 @@ pub extern "C" fn run() -> u32 {
             say(&format!("exact search {metric}: matches brute force"));
             passed += 1;
         }
+    }
+    if let Err(e) = golden_files_are_portable() {
+        fail(e);
+    } else {
+        say("golden snapshots of format v1: opened, verified, and rewritten byte for byte");
+        passed += 1;
     }
     if let Err(e) = bad_input_is_rejected() {
         fail(e);
@@ -141,6 +150,34 @@ fn search_matches_brute_force(metric: Metric) -> Result<(), String> {
         }
         if hits.len() != 5 {
             return Err(format!("{} hits instead of 5", hits.len()));
+        }
+    }
+    Ok(())
+}
+
+/// The golden files, compiled in: the very bytes the native tests read.
+const GOLDEN_BYTES: [&[u8]; 2] = [
+    include_bytes!("../../../core/tests/golden/v1/snapshot-f32-euclid.svdb"),
+    include_bytes!("../../../core/tests/golden/v1/snapshot-f16-cosine.svdb"),
+];
+
+fn golden_files_are_portable() -> Result<(), String> {
+    for ((name, metric, vector_type), bytes) in GOLDEN.into_iter().zip(GOLDEN_BYTES) {
+        let snap = Snapshot::from_bytes(bytes).map_err(|e| format!("{name}: {e}"))?;
+        snap.verify().map_err(|e| format!("{name}: {e}"))?;
+        let col = golden_collection(metric, vector_type);
+        let all =
+            |r: Result<stratavec_core::ScrollPage, Error>| r.map_err(|e| format!("{name}: {e}"));
+        if all(snap.scroll(None, 100, None, true, true))?
+            != all(col.scroll(None, 100, None, true, true))?
+        {
+            return Err(format!("{name}: contents differ from the generator's"));
+        }
+        let written = col.snapshot_bytes().map_err(|e| format!("{name}: {e}"))?;
+        if written != bytes {
+            return Err(format!(
+                "{name}: this platform writes different bytes than the golden file"
+            ));
         }
     }
     Ok(())

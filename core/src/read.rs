@@ -1,0 +1,259 @@
+//! Every read operation (search, get, scroll, count, filtering), written once over
+//! [`PointSource`], so an in-memory collection and a snapshot file answer identically.
+
+use std::borrow::Cow;
+
+use crate::config::CollectionConfig;
+use crate::distance::Kernels;
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::point::{Payload, PointId, Record, ScoredPoint};
+use crate::search::exact::{self, Candidates, Query};
+use crate::vectors::{self, RowsRef};
+
+/// Sources at least this large evaluate filters on all cores.
+#[cfg(feature = "parallel")]
+const PARALLEL_FILTER_MIN_ROWS: usize = 16_384;
+
+/// Points addressed by row `0..len`: the columns a read needs.
+pub(crate) trait PointSource: Sync {
+    fn config(&self) -> &CollectionConfig;
+    fn len(&self) -> usize;
+    fn rows(&self) -> RowsRef<'_>;
+    fn id(&self, row: usize) -> PointId;
+    fn find(&self, id: PointId) -> Option<usize>;
+    /// Rows in ascending id order, starting at the first id `>= start`.
+    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_>;
+    fn payload(&self, row: usize) -> Result<Cow<'_, Payload>>;
+}
+
+/// One search: the query and what to return.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchRequest<'a> {
+    /// The query vector, in the collection's dimension.
+    pub vector: &'a [f32],
+    /// How many hits to return, at least 1. Values above the collection size are clamped.
+    pub k: usize,
+    /// Only points passing this filter are considered.
+    pub filter: Option<&'a Filter>,
+    /// Only hits at least this similar (cosine, dot: score >= threshold) or at most this far
+    /// (euclid, manhattan: score <= threshold) are returned.
+    pub score_threshold: Option<f32>,
+    /// Skip this many of the closest hits first (pagination).
+    pub offset: usize,
+    /// Attach payloads to the hits.
+    pub with_payload: bool,
+    /// Attach stored vectors to the hits.
+    pub with_vector: bool,
+}
+
+impl<'a> SearchRequest<'a> {
+    /// A request for the `k` closest points, with payloads and without vectors.
+    pub fn new(vector: &'a [f32], k: usize) -> Self {
+        SearchRequest {
+            vector,
+            k,
+            filter: None,
+            score_threshold: None,
+            offset: 0,
+            with_payload: true,
+            with_vector: false,
+        }
+    }
+
+    /// The same request restricted by `filter`.
+    pub fn with_filter(mut self, filter: &'a Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+}
+
+/// One page of a scroll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrollPage {
+    /// The points of this page, in id order.
+    pub records: Vec<Record>,
+    /// The id to pass as `offset` for the next page; `None` on the last page.
+    pub next_offset: Option<PointId>,
+}
+
+/// Rows whose point passes `filter`, ascending. Evaluated on all cores for large sources:
+/// without payload indexes this reads every payload.
+pub(crate) fn matching_rows(src: &dyn PointSource, filter: &Filter) -> Result<Vec<u32>> {
+    let check = |row: usize| -> Option<Result<u32>> {
+        match src.payload(row) {
+            Ok(p) => filter.matches(src.id(row), &p).then_some(Ok(row as u32)),
+            Err(e) => Some(Err(e)),
+        }
+    };
+    #[cfg(feature = "parallel")]
+    if src.len() >= PARALLEL_FILTER_MIN_ROWS {
+        use rayon::prelude::*;
+        return (0..src.len()).into_par_iter().filter_map(check).collect();
+    }
+    (0..src.len()).filter_map(check).collect()
+}
+
+pub(crate) fn count(src: &dyn PointSource, filter: Option<&Filter>) -> Result<usize> {
+    match filter {
+        None => Ok(src.len()),
+        Some(f) => Ok(matching_rows(src, f)?.len()),
+    }
+}
+
+fn record(
+    src: &dyn PointSource,
+    row: usize,
+    with_payload: bool,
+    with_vector: bool,
+) -> Result<Record> {
+    Ok(Record {
+        id: src.id(row),
+        payload: if with_payload {
+            Some(src.payload(row)?.into_owned())
+        } else {
+            None
+        },
+        vector: with_vector.then(|| src.rows().get(row, src.config().dim)),
+    })
+}
+
+pub(crate) fn get(
+    src: &dyn PointSource,
+    ids: &[PointId],
+    with_payload: bool,
+    with_vector: bool,
+) -> Result<Vec<Record>> {
+    ids.iter()
+        .filter_map(|&id| src.find(id))
+        .map(|row| record(src, row, with_payload, with_vector))
+        .collect()
+}
+
+pub(crate) fn scroll(
+    src: &dyn PointSource,
+    filter: Option<&Filter>,
+    limit: usize,
+    offset: Option<PointId>,
+    with_payload: bool,
+    with_vector: bool,
+) -> Result<ScrollPage> {
+    if limit == 0 {
+        return Err(Error::InvalidArgument(
+            "scroll limit must be at least 1".into(),
+        ));
+    }
+    let mut records = Vec::new();
+    let mut next_offset = None;
+    for row in src.rows_in_id_order(offset) {
+        if let Some(f) = filter {
+            if !f.matches(src.id(row), src.payload(row)?.as_ref()) {
+                continue;
+            }
+        }
+        if records.len() == limit {
+            next_offset = Some(src.id(row));
+            break;
+        }
+        records.push(record(src, row, with_payload, with_vector)?);
+    }
+    Ok(ScrollPage {
+        records,
+        next_offset,
+    })
+}
+
+pub(crate) fn search_batch(
+    src: &dyn PointSource,
+    requests: &[SearchRequest<'_>],
+) -> Result<Vec<Vec<ScoredPoint>>> {
+    let config = src.config();
+    let metric = config.metric;
+    let mut prepared = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        let context = || {
+            if requests.len() == 1 {
+                "query".to_owned()
+            } else {
+                format!("query {i} of the batch")
+            }
+        };
+        if r.k == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "k must be at least 1 ({})",
+                context()
+            )));
+        }
+        if r.score_threshold.is_some_and(f32::is_nan) {
+            return Err(Error::InvalidArgument(format!(
+                "score_threshold is NaN ({})",
+                context()
+            )));
+        }
+        vectors::validate(config, r.vector, &context)?;
+        prepared.push(vectors::prepared(metric, r.vector));
+    }
+
+    // Group requests by filter so each distinct filter is evaluated once.
+    let mut groups: Vec<(Option<&Filter>, Vec<usize>)> = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let same = |g: &(Option<&Filter>, Vec<usize>)| match (g.0, r.filter) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+            _ => false,
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.1.push(i),
+            None => groups.push((r.filter, vec![i])),
+        }
+    }
+
+    let kernels = Kernels::detected();
+    let mut results: Vec<Vec<ScoredPoint>> = vec![Vec::new(); requests.len()];
+    for (filter, members) in groups {
+        let allowed = filter.map(|f| matching_rows(src, f)).transpose()?;
+        let cands = match &allowed {
+            Some(rows) => Candidates::List(rows),
+            None => Candidates::All(src.len()),
+        };
+        let queries: Vec<Query<'_>> = members
+            .iter()
+            .map(|&i| Query {
+                vector: &prepared[i],
+                cap: requests[i]
+                    .k
+                    .saturating_add(requests[i].offset)
+                    .min(cands.len()),
+            })
+            .collect();
+        let tops = exact::scan(src.rows(), config.dim, metric, kernels, cands, &queries);
+        for (&i, top) in members.iter().zip(tops) {
+            let r = &requests[i];
+            let mut hits = Vec::new();
+            for c in top.into_sorted().into_iter().skip(r.offset).take(r.k) {
+                let score = exact::user_score(metric, c.score);
+                let passes = match r.score_threshold {
+                    None => true,
+                    Some(t) if metric.higher_is_closer() => score >= t,
+                    Some(t) => score <= t,
+                };
+                if !passes {
+                    break;
+                }
+                let row = c.offset as usize;
+                hits.push(ScoredPoint {
+                    id: src.id(row),
+                    score,
+                    payload: if r.with_payload {
+                        Some(src.payload(row)?.into_owned())
+                    } else {
+                        None
+                    },
+                    vector: r.with_vector.then(|| src.rows().get(row, config.dim)),
+                });
+            }
+            results[i] = hits;
+        }
+    }
+    Ok(results)
+}

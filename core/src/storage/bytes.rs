@@ -1,0 +1,83 @@
+//! The bytes a file is read from: an aligned heap buffer, or a memory map.
+
+#[cfg(feature = "fs")]
+use crate::error::{Error, Result};
+
+/// A whole file's bytes, aligned to at least 8 bytes so that u64, f32 and f16 sections (at
+/// 64-byte offsets) can be viewed in place.
+#[derive(Debug)]
+pub struct FileBytes(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    /// Heap copy in u64 words: 8-byte alignment by construction.
+    Heap { words: Vec<u64>, len: usize },
+    /// A read-only memory map: page-aligned.
+    #[cfg(feature = "mmap")]
+    Mapped(memmap2::Mmap),
+}
+
+impl FileBytes {
+    /// Copies `bytes` into an aligned buffer.
+    pub fn copy_from(bytes: &[u8]) -> FileBytes {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        FileBytes(Inner::Heap {
+            words,
+            len: bytes.len(),
+        })
+    }
+
+    /// Reads a whole file into an aligned buffer.
+    #[cfg(feature = "fs")]
+    pub fn read(path: &std::path::Path) -> Result<FileBytes> {
+        use std::io::Read;
+        let context = || format!("reading {}", path.display());
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(context(), e))?;
+        let len = file.metadata().map_err(|e| Error::io(context(), e))?.len();
+        let len = usize::try_from(len).map_err(|_| {
+            Error::corrupt(
+                path.display().to_string(),
+                "file too large for this platform",
+            )
+        })?;
+        let mut words = vec![0u64; len.div_ceil(8)];
+        file.read_exact(&mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len])
+            .map_err(|e| Error::io(context(), e))?;
+        Ok(FileBytes(Inner::Heap { words, len }))
+    }
+
+    /// Memory-maps a file read-only. The OS page cache decides what is resident; nothing is
+    /// read until used.
+    ///
+    /// The map assumes the file is not modified while mapped: stratavec never rewrites a segment
+    /// or snapshot in place (they are immutable and replaced by rename), and other writers are
+    /// not supported.
+    #[cfg(feature = "mmap")]
+    pub fn map(path: &std::path::Path) -> Result<FileBytes> {
+        let context = || format!("mapping {}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| Error::io(context(), e))?;
+        // SAFETY: the mapping is read-only and stratavec files are immutable once written (see
+        // above); a concurrent external modification is outside the supported contract.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(context(), e))?;
+        Ok(FileBytes(Inner::Mapped(map)))
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Inner::Heap { words, len } => &bytemuck::cast_slice::<u64, u8>(words)[..*len],
+            #[cfg(feature = "mmap")]
+            Inner::Mapped(map) => map,
+        }
+    }
+
+    /// Whether the bytes are a memory map rather than a heap copy.
+    pub fn is_mapped(&self) -> bool {
+        match &self.0 {
+            Inner::Heap { .. } => false,
+            #[cfg(feature = "mmap")]
+            Inner::Mapped(_) => true,
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Segment and snapshot files (FORMAT.md, "Segment"): points sorted by id, each column a
+//! section, read in place from a memory map or a byte buffer.
+
+use std::io::Write;
+use std::ops::Range;
+
+use half::f16;
+
+use super::bytes::FileBytes;
+use super::container::{self, Container, FileKind, SectionOut};
+use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
+use crate::error::{Error, Result};
+use crate::point::{Payload, PointId};
+use crate::vectors::RowsRef;
+
+/// Section ids of a segment.
+pub(crate) mod section {
+    pub(crate) const CONFIG: u32 = 1;
+    pub(crate) const NUM_IDS: u32 = 2;
+    pub(crate) const UUID_IDS: u32 = 3;
+    pub(crate) const VECTORS: u32 = 4;
+    pub(crate) const PAYLOAD_OFFSETS: u32 = 5;
+    pub(crate) const PAYLOAD_DATA: u32 = 6;
+    /// Highest id this build knows; 7..=15 are reserved (FORMAT.md).
+    pub(crate) const KNOWN_MAX: u32 = 6;
+
+    pub(crate) fn name(id: u32) -> &'static str {
+        match id {
+            CONFIG => "CONFIG",
+            NUM_IDS => "NUM_IDS",
+            UUID_IDS => "UUID_IDS",
+            VECTORS => "VECTORS",
+            PAYLOAD_OFFSETS => "PAYLOAD_OFFSETS",
+            PAYLOAD_DATA => "PAYLOAD_DATA",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The points a segment is written from, already in id order.
+pub(crate) struct SegmentSource<'a> {
+    pub(crate) config: CollectionConfig,
+    pub(crate) ids: Vec<PointId>,
+    /// One row per id, in the stored type's bytes.
+    pub(crate) rows: Vec<&'a [u8]>,
+    pub(crate) payloads: Vec<&'a Payload>,
+}
+
+/// Writes a segment or snapshot file; returns its length.
+pub(crate) fn write_segment<W: Write>(
+    w: &mut W,
+    kind: FileKind,
+    src: &SegmentSource<'_>,
+) -> Result<u64> {
+    let n = src.ids.len();
+    debug_assert!(
+        src.ids.windows(2).all(|p| p[0] < p[1]),
+        "segment ids must be strictly ascending"
+    );
+    let num_ids: Vec<u64> = src
+        .ids
+        .iter()
+        .filter_map(|id| match id {
+            PointId::Num(v) => Some(*v),
+            PointId::Uuid(_) => None,
+        })
+        .collect();
+    let uuids: Vec<[u8; 16]> = src
+        .ids
+        .iter()
+        .filter_map(|id| match id {
+            PointId::Uuid(u) => Some(*u.as_bytes()),
+            PointId::Num(_) => None,
+        })
+        .collect();
+    let mut data = Vec::new();
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0u64);
+    for p in &src.payloads {
+        serde_json::to_writer(&mut data, p)
+            .map_err(|e| Error::io("serialising a payload", e.into()))?;
+        offsets.push(data.len() as u64);
+    }
+    let config = serde_json::json!({
+        "dim": src.config.dim,
+        "metric": src.config.metric.name(),
+        "vector_type": src.config.vector_type.name(),
+        "count": n,
+        "num_ids": num_ids.len(),
+    })
+    .to_string();
+    let sections = [
+        SectionOut {
+            id: section::CONFIG,
+            required: true,
+            chunks: vec![config.as_bytes()],
+        },
+        SectionOut {
+            id: section::NUM_IDS,
+            required: true,
+            chunks: vec![bytemuck::cast_slice(&num_ids)],
+        },
+        SectionOut {
+            id: section::UUID_IDS,
+            required: true,
+            chunks: vec![bytemuck::cast_slice(&uuids)],
+        },
+        SectionOut {
+            id: section::VECTORS,
+            required: true,
+            chunks: src.rows.clone(),
+        },
+        SectionOut {
+            id: section::PAYLOAD_OFFSETS,
+            required: true,
+            chunks: vec![bytemuck::cast_slice(&offsets)],
+        },
+        SectionOut {
+            id: section::PAYLOAD_DATA,
+            required: true,
+            chunks: vec![&data],
+        },
+    ];
+    container::write(w, kind, &sections)
+        .map_err(|e| Error::io(format!("writing a {}", kind.name()), e))
+}
+
+/// An open segment or snapshot: validated structure over bytes that stay where they are.
+#[derive(Debug)]
+pub struct Segment {
+    bytes: FileBytes,
+    kind: FileKind,
+    config: CollectionConfig,
+    len: usize,
+    num_ids: Range<usize>,
+    uuids: Range<usize>,
+    vectors: Range<usize>,
+    payload_offsets: Range<usize>,
+    payload_data: Range<usize>,
+}
+
+fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<Range<usize>> {
+    let s = c.section(id).ok_or_else(|| {
+        Error::corrupt(
+            what,
+            format!("required section {} is missing", section::name(id)),
+        )
+    })?;
+    let start = s.as_ptr() as usize - base as usize;
+    Ok(start..start + s.len())
+}
+
+impl Segment {
+    /// Validates `bytes` as a segment or snapshot (structure only; see [`Segment::verify`]).
+    pub fn from_bytes(bytes: FileBytes) -> Result<Segment> {
+        let what = "stratavec file";
+        let slice = bytes.as_slice();
+        let c = Container::parse(slice, what, section::KNOWN_MAX)?;
+        let what = c.kind.name();
+        let base = slice.as_ptr();
+        let bad = |reason: String| Error::corrupt(format!("{what} section CONFIG"), reason);
+
+        let config_json: serde_json::Value =
+            serde_json::from_slice(c.section(section::CONFIG).unwrap_or_default())
+                .map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let field = |name: &str| {
+            config_json
+                .get(name)
+                .ok_or_else(|| bad(format!("missing {name:?}")))
+        };
+        let as_usize = |name: &str| -> Result<usize> {
+            field(name)?
+                .as_u64()
+                .and_then(|v| usize::try_from(v).ok())
+                .ok_or_else(|| bad(format!("{name:?} is not a count")))
+        };
+        let as_str = |name: &str| -> Result<&str> {
+            field(name)?
+                .as_str()
+                .ok_or_else(|| bad(format!("{name:?} is not a string")))
+        };
+        let dim = as_usize("dim")?;
+        if dim == 0 || dim > MAX_DIM {
+            return Err(bad(format!("dimension {dim} is outside 1..={MAX_DIM}")));
+        }
+        let metric: Metric = as_str("metric")?
+            .parse()
+            .map_err(|e: Error| bad(e.to_string()))?;
+        let vector_type: VectorType = as_str("vector_type")?
+            .parse()
+            .map_err(|e: Error| bad(e.to_string()))?;
+        let len = as_usize("count")?;
+        let num = as_usize("num_ids")?;
+        if num > len {
+            return Err(bad(format!("num_ids {num} exceeds count {len}")));
+        }
+        let config = CollectionConfig {
+            dim,
+            metric,
+            vector_type,
+        };
+
+        let sized = |id: u32, expected: Option<usize>| -> Result<Range<usize>> {
+            let r = range_of(&c, base, id, what)?;
+            match expected {
+                Some(e) if e == r.len() => Ok(r),
+                Some(e) => Err(Error::corrupt(
+                    format!("{what} section {}", section::name(id)),
+                    format!(
+                        "{} bytes where {len} points of dimension {dim} need {e}",
+                        r.len()
+                    ),
+                )),
+                None => Err(Error::corrupt(
+                    format!("{what} section {}", section::name(id)),
+                    "size overflows",
+                )),
+            }
+        };
+        let num_ids = sized(section::NUM_IDS, num.checked_mul(8))?;
+        let uuids = sized(section::UUID_IDS, (len - num).checked_mul(16))?;
+        let vectors = sized(
+            section::VECTORS,
+            len.checked_mul(dim)
+                .and_then(|x| x.checked_mul(vector_type.size())),
+        )?;
+        let payload_offsets = sized(
+            section::PAYLOAD_OFFSETS,
+            len.checked_add(1).and_then(|x| x.checked_mul(8)),
+        )?;
+        let payload_data = range_of(&c, base, section::PAYLOAD_DATA, what)?;
+
+        let seg = Segment {
+            kind: c.kind,
+            config,
+            len,
+            num_ids,
+            uuids,
+            vectors,
+            payload_offsets,
+            payload_data,
+            bytes,
+        };
+        seg.check_order()?;
+        Ok(seg)
+    }
+
+    /// Reads a file into memory and validates it.
+    #[cfg(feature = "fs")]
+    pub fn read(path: &std::path::Path) -> Result<Segment> {
+        Segment::from_bytes(FileBytes::read(path)?)
+    }
+
+    /// Memory-maps a file and validates it; vectors stay on disk until used.
+    #[cfg(feature = "mmap")]
+    pub fn map(path: &std::path::Path) -> Result<Segment> {
+        Segment::from_bytes(FileBytes::map(path)?)
+    }
+
+    /// Ids strictly ascending and payload offsets in order and in bounds: reads ids and offsets,
+    /// never vectors.
+    fn check_order(&self) -> Result<()> {
+        let what = self.kind.name();
+        if let Some(i) = self.num_id_slice().windows(2).position(|p| p[0] >= p[1]) {
+            return Err(Error::corrupt(
+                format!("{what} section NUM_IDS"),
+                format!("ids not strictly ascending at row {}", i + 1),
+            ));
+        }
+        if let Some(i) = self.uuid_slice().windows(2).position(|p| p[0] >= p[1]) {
+            return Err(Error::corrupt(
+                format!("{what} section UUID_IDS"),
+                format!(
+                    "ids not strictly ascending at row {}",
+                    self.num_id_slice().len() + i + 1
+                ),
+            ));
+        }
+        let offsets = self.offsets();
+        let data_len = self.payload_data.len() as u64;
+        if offsets.first() != Some(&0)
+            || offsets.last() != Some(&data_len)
+            || offsets.windows(2).any(|p| p[0] > p[1])
+        {
+            return Err(Error::corrupt(
+                format!("{what} section PAYLOAD_OFFSETS"),
+                format!(
+                    "offsets must start at 0, never decrease and end at the data length {data_len}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every section's checksum: reads the whole file.
+    pub fn verify(&self) -> Result<()> {
+        let c = Container::parse(self.bytes.as_slice(), self.kind.name(), section::KNOWN_MAX)?;
+        c.verify(self.kind.name(), section::name)
+    }
+
+    /// Segment or snapshot.
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// The collection settings the points were stored with.
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the file is memory-mapped (vectors read on demand) rather than in memory.
+    pub fn is_mapped(&self) -> bool {
+        self.bytes.is_mapped()
+    }
+
+    fn bytes_of(&self, r: &Range<usize>) -> &[u8] {
+        &self.bytes.as_slice()[r.clone()]
+    }
+
+    fn num_id_slice(&self) -> &[u64] {
+        // Sections are 64-aligned within an 8-aligned buffer and their sizes were checked.
+        bytemuck::cast_slice(self.bytes_of(&self.num_ids))
+    }
+
+    fn uuid_slice(&self) -> &[[u8; 16]] {
+        bytemuck::cast_slice(self.bytes_of(&self.uuids))
+    }
+
+    fn offsets(&self) -> &[u64] {
+        bytemuck::cast_slice(self.bytes_of(&self.payload_offsets))
+    }
+
+    /// The id of row `row` (< `len`).
+    pub(crate) fn id(&self, row: usize) -> PointId {
+        let nums = self.num_id_slice();
+        match nums.get(row) {
+            Some(&n) => PointId::Num(n),
+            None => PointId::Uuid(uuid::Uuid::from_bytes(self.uuid_slice()[row - nums.len()])),
+        }
+    }
+
+    /// The row of `id`, by binary search.
+    pub(crate) fn find(&self, id: PointId) -> Option<usize> {
+        let nums = self.num_id_slice();
+        match id {
+            PointId::Num(n) => nums.binary_search(&n).ok(),
+            PointId::Uuid(u) => self
+                .uuid_slice()
+                .binary_search(u.as_bytes())
+                .ok()
+                .map(|i| i + nums.len()),
+        }
+    }
+
+    /// The first row whose id is `>= id`.
+    pub(crate) fn lower_bound(&self, id: PointId) -> usize {
+        let nums = self.num_id_slice();
+        match id {
+            PointId::Num(n) => nums.partition_point(|&x| x < n),
+            PointId::Uuid(u) => {
+                nums.len() + self.uuid_slice().partition_point(|x| x < u.as_bytes())
+            }
+        }
+    }
+
+    /// The stored vectors, in place.
+    pub(crate) fn rows(&self) -> RowsRef<'_> {
+        let bytes = self.bytes_of(&self.vectors);
+        match self.config.vector_type {
+            VectorType::F32 => RowsRef::F32(bytemuck::cast_slice(bytes)),
+            VectorType::F16 => RowsRef::F16(bytemuck::cast_slice::<u8, f16>(bytes)),
+        }
+    }
+
+    /// Row `row`'s payload, parsed from its JSON.
+    pub(crate) fn payload(&self, row: usize) -> Result<Payload> {
+        let o = self.offsets();
+        let data = self.bytes_of(&self.payload_data);
+        serde_json::from_slice(&data[o[row] as usize..o[row + 1] as usize]).map_err(|e| {
+            Error::corrupt(
+                format!("{} section PAYLOAD_DATA", self.kind.name()),
+                format!("payload of row {row} is not a JSON object: {e}"),
+            )
+        })
+    }
+}

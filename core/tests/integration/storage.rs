@@ -1,0 +1,266 @@
+//! The on-disk format: snapshot round trips, restore, memory maps, golden files of format
+//! version 1 (read by every future version), and a corruption sweep that damages every byte.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use stratavec_core::{
+    Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest, Snapshot,
+    VectorType,
+};
+use stratavec_testkit::golden::golden_collection;
+use stratavec_testkit::Rng;
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+}
+
+use stratavec_testkit::golden::GOLDEN;
+
+/// Reads and compares everything observable: config, every record, searches, filters.
+fn assert_same_contents(snap: &Snapshot, col: &Collection) {
+    assert_eq!(snap.config(), col.config());
+    assert_eq!(snap.len(), col.len());
+    let all_snap = snap.scroll(None, 1000, None, true, true).unwrap();
+    let all_col = col.scroll(None, 1000, None, true, true).unwrap();
+    assert_eq!(all_snap, all_col);
+    let dim = col.config().dim;
+    let mut rng = Rng::new(99);
+    let en =
+        Filter::from_json(&json!({"must": [{"key": "lang", "match": {"value": "en"}}]})).unwrap();
+    for q in rng.vectors(5, dim).chunks_exact(dim) {
+        for filter in [None, Some(&en)] {
+            let req = SearchRequest {
+                filter,
+                with_vector: true,
+                ..SearchRequest::new(q, 7)
+            };
+            assert_eq!(snap.search(&req).unwrap(), col.search(&req).unwrap());
+        }
+    }
+    assert_eq!(
+        snap.count(Some(&en)).unwrap(),
+        col.count(Some(&en)).unwrap()
+    );
+    let some: Vec<PointId> = all_col.records.iter().step_by(3).map(|r| r.id).collect();
+    assert_eq!(
+        snap.get(&some, true, true).unwrap(),
+        col.get(&some, true, true).unwrap()
+    );
+    let page = snap
+        .scroll(Some(&en), 2, Some(PointId::Num(20)), false, false)
+        .unwrap();
+    assert_eq!(
+        page,
+        col.scroll(Some(&en), 2, Some(PointId::Num(20)), false, false)
+            .unwrap()
+    );
+}
+
+#[test]
+fn golden_files_v1_are_read_forever() {
+    if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_dir()).unwrap();
+        for (name, metric, vt) in GOLDEN {
+            std::fs::write(
+                golden_dir().join(name),
+                golden_collection(metric, vt).snapshot_bytes().unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    for (name, metric, vt) in GOLDEN {
+        let path = golden_dir().join(name);
+        let snap = Snapshot::read(&path).unwrap_or_else(|e| panic!("golden file {name}: {e}"));
+        snap.verify().unwrap();
+        let col = golden_collection(metric, vt);
+        assert_same_contents(&snap, &col);
+        assert_eq!(snap.len(), 39);
+        assert!(
+            snap.get(&[PointId::Num(10)], false, false)
+                .unwrap()
+                .is_empty(),
+            "deleted point in snapshot"
+        );
+    }
+}
+
+#[test]
+fn the_writer_still_produces_format_v1_byte_for_byte() {
+    // If this fails the writer changed the format: bump the version in FORMAT.md, keep the old
+    // golden files (they must still be read), and add new ones.
+    for (name, metric, vt) in GOLDEN {
+        let golden = std::fs::read(golden_dir().join(name)).unwrap();
+        assert!(
+            golden_collection(metric, vt).snapshot_bytes().unwrap() == golden,
+            "{name} differs from the writer's output"
+        );
+    }
+}
+
+#[test]
+fn snapshot_round_trip_bytes_file_and_map() {
+    let dir = std::env::temp_dir().join(format!("stratavec-storage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for metric in [
+        Metric::Cosine,
+        Metric::Dot,
+        Metric::Euclid,
+        Metric::Manhattan,
+    ] {
+        for vt in [VectorType::F32, VectorType::F16] {
+            let col = golden_collection(metric, vt);
+            let bytes = col.snapshot_bytes().unwrap();
+            assert_eq!(
+                bytes.len() % 64,
+                0,
+                "the section table ends on a 64-byte boundary"
+            );
+            let from_bytes = Snapshot::from_bytes(&bytes).unwrap();
+            assert!(!from_bytes.is_mapped());
+            assert_same_contents(&from_bytes, &col);
+
+            let path = dir.join(format!("{metric}-{vt}.svdb"));
+            let mut file = std::fs::File::create(&path).unwrap();
+            assert_eq!(col.write_snapshot(&mut file).unwrap(), bytes.len() as u64);
+            drop(file);
+            let mapped = Snapshot::map(&path).unwrap();
+            assert!(mapped.is_mapped());
+            mapped.verify().unwrap();
+            assert_same_contents(&mapped, &col);
+
+            // Restore: a writable collection equal to the original, and writable.
+            let mut restored = mapped.to_collection().unwrap();
+            assert_eq!(restored.snapshot_bytes().unwrap(), bytes);
+            restored
+                .upsert(&[PointId::Num(1_000_000)], &[0.5; 12], None)
+                .unwrap();
+            assert_eq!(restored.len(), col.len() + 1);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn empty_collection_snapshot() {
+    let col = Collection::new(CollectionConfig::new(3, Metric::Dot)).unwrap();
+    let snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
+    snap.verify().unwrap();
+    assert!(snap.is_empty());
+    assert!(snap
+        .search(&SearchRequest::new(&[1.0, 0.0, 0.0], 5))
+        .unwrap()
+        .is_empty());
+    assert!(snap.to_collection().unwrap().is_empty());
+}
+
+#[test]
+fn snapshot_validates_queries_like_a_collection() {
+    let snap = Snapshot::from_bytes(
+        &golden_collection(Metric::Dot, VectorType::F32)
+            .snapshot_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let e = snap.search(&SearchRequest::new(&[1.0; 5], 3)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DimensionMismatch {
+                expected: 12,
+                got: 5,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = snap
+        .search(&SearchRequest::new(&[f32::NAN; 12], 3))
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidVector { .. }), "{e}");
+}
+
+/// Opening then verifying damaged bytes must fail with a typed format error: never a panic,
+/// never a successful open that then serves different data.
+fn assert_rejected(bytes: &[u8], what: &str) {
+    let result = std::panic::catch_unwind(|| {
+        Snapshot::from_bytes(bytes).and_then(|s| s.verify().map(|()| s))
+    });
+    match result {
+        Err(_) => panic!("{what}: panicked"),
+        Ok(Ok(_)) => panic!("{what}: damaged bytes were accepted"),
+        Ok(Err(Error::Corrupt { .. } | Error::IncompatibleVersion { .. })) => {}
+        Ok(Err(e)) => panic!("{what}: wrong error kind: {e}"),
+    }
+}
+
+#[test]
+fn corruption_sweep_truncation_and_bit_flips() {
+    for (metric, vt) in [
+        (Metric::Euclid, VectorType::F32),
+        (Metric::Cosine, VectorType::F16),
+    ] {
+        let bytes = golden_collection(metric, vt).snapshot_bytes().unwrap();
+        // Truncation at every length, which includes every section boundary.
+        for len in 0..bytes.len() {
+            assert_rejected(
+                &bytes[..len],
+                &format!("truncated to {len} of {} bytes", bytes.len()),
+            );
+        }
+        let mut extended = bytes.clone();
+        extended.extend_from_slice(&[0; 64]);
+        assert_rejected(&extended, "64 trailing bytes");
+        // One flipped bit in every byte: header, every section, padding, section table.
+        for i in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 1 << (i % 8);
+            let padding = is_padding(&bytes, i);
+            if padding {
+                // Padding is not covered by a checksum; damage there must not change anything.
+                let snap = Snapshot::from_bytes(&damaged).unwrap();
+                snap.verify().unwrap();
+                continue;
+            }
+            assert_rejected(&damaged, &format!("bit {} of byte {i} flipped", i % 8));
+        }
+    }
+}
+
+/// Whether byte `i` of a well-formed file is zero padding between sections.
+fn is_padding(bytes: &[u8], i: usize) -> bool {
+    let table_offset = u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize;
+    let count = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    if i < 64 || i >= table_offset {
+        return false;
+    }
+    !(0..count).any(|s| {
+        let e = &bytes[table_offset + s * 32..table_offset + s * 32 + 32];
+        let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
+        let len = u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize;
+        (off..off + len).contains(&i)
+    })
+}
+
+#[test]
+fn not_a_snapshot() {
+    for (bytes, expect) in [
+        (&b""[..], "too short"),
+        (
+            &b"PK\x03\x04 this is a zip file, not a stratavec snapshot at all, really"[..],
+            "wrong magic",
+        ),
+        (&[0u8; 200][..], "wrong magic"),
+    ] {
+        let e = Snapshot::from_bytes(bytes).unwrap_err();
+        assert!(
+            matches!(e, Error::Corrupt { .. }) && e.to_string().contains(expect),
+            "{e}"
+        );
+    }
+    let e = Snapshot::read(std::path::Path::new("/nonexistent/stratavec.svdb")).unwrap_err();
+    assert!(
+        matches!(e, Error::Io { .. }) && e.to_string().contains("/nonexistent/stratavec.svdb"),
+        "{e}"
+    );
+}
