@@ -74,6 +74,18 @@ impl Collection {
         vectors: &[f32],
         payloads: Option<Vec<Payload>>,
     ) -> Result<()> {
+        self.check_upsert(ids, vectors, payloads.as_deref())?;
+        self.apply_upsert(ids, vectors, payloads);
+        Ok(())
+    }
+
+    /// Checks an upsert without applying it: exactly the checks [`Collection::upsert`] makes.
+    pub fn check_upsert(
+        &self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<&[Payload]>,
+    ) -> Result<()> {
         let n = ids.len();
         let dim = self.config.dim;
         if vectors.len() != n * dim {
@@ -90,7 +102,7 @@ impl Collection {
                 n * dim
             )));
         }
-        if let Some(p) = &payloads {
+        if let Some(p) = payloads {
             if p.len() != n {
                 return Err(Error::InvalidArgument(format!(
                     "{} payloads for {n} ids; give one payload per id or none",
@@ -118,7 +130,18 @@ impl Collection {
                 "a collection holds at most {MAX_POINTS} points"
             )));
         }
+        Ok(())
+    }
 
+    /// Applies an upsert that passed [`Collection::check_upsert`].
+    pub(crate) fn apply_upsert(
+        &mut self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<Vec<Payload>>,
+    ) {
+        let dim = self.config.dim;
+        let new_points = ids.iter().filter(|id| !self.index.contains_key(id)).count();
         self.vectors.reserve(new_points);
         self.ids.reserve(new_points);
         self.payloads.reserve(new_points);
@@ -142,12 +165,19 @@ impl Collection {
                 }
             }
         }
-        Ok(())
     }
 
     /// Deletes points by id; ids that do not exist are skipped. Returns how many were deleted.
     pub fn delete(&mut self, ids: &[PointId]) -> usize {
         ids.iter().filter(|id| self.remove(id)).count()
+    }
+
+    /// The ids of every point passing `filter`, in row order.
+    pub(crate) fn ids_matching(&self, filter: &Filter) -> Result<Vec<PointId>> {
+        Ok(read::matching_rows(self, filter)?
+            .into_iter()
+            .map(|row| self.ids[row as usize])
+            .collect())
     }
 
     /// Deletes every point passing `filter`. Returns how many were deleted.
@@ -251,6 +281,15 @@ impl Collection {
     /// Writes the collection as one snapshot file (FORMAT.md) to `w`; returns its length. The
     /// snapshot is self-contained: [`Snapshot`](crate::Snapshot) opens and searches it as is.
     pub fn write_snapshot<W: std::io::Write>(&self, w: &mut W) -> Result<u64> {
+        self.write_segment(w, FileKind::Snapshot)
+    }
+
+    /// Writes all points as a segment file of `kind`.
+    pub(crate) fn write_segment<W: std::io::Write>(
+        &self,
+        w: &mut W,
+        kind: FileKind,
+    ) -> Result<u64> {
         let rows = self.vectors.rows();
         let dim = self.config.dim;
         let source = SegmentSource {
@@ -267,7 +306,7 @@ impl Collection {
                 .map(|&r| &self.payloads[r as usize])
                 .collect(),
         };
-        write_segment(w, FileKind::Snapshot, &source)
+        write_segment(w, kind, &source)
     }
 
     /// The snapshot file's bytes (see [`Collection::write_snapshot`]).

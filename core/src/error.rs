@@ -54,6 +54,12 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
 
+    /// The operation conflicts with the state of the store: another writer holds the
+    /// collection, or a collection with that name already exists. Maps to `RuntimeError` /
+    /// HTTP 409.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     /// Stored bytes are damaged or not a stratavec file: a bad magic number, checksum, length
     /// or structure. `what` names the file part. Maps to `OSError` / HTTP 500 (or 400 for
     /// uploads).

@@ -16,6 +16,8 @@
 pub mod collection;
 pub mod config;
 pub mod distance;
+#[cfg(feature = "fs")]
+mod durable;
 pub mod error;
 pub mod filter;
 pub mod point;
@@ -28,11 +30,15 @@ mod vectors;
 
 pub use collection::Collection;
 pub use config::{CollectionConfig, Metric, VectorType};
+#[cfg(feature = "fs")]
+pub use durable::{DurableCollection, DurableOptions, RecoveryReport};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use point::{Payload, PointId, Record, ScoredPoint};
 pub use read::{ScrollPage, SearchRequest};
 pub use snapshot::Snapshot;
+#[cfg(feature = "fs")]
+pub use storage::wal::SyncPolicy;
 
 /// The README's code blocks, compiled and run as doctests so they cannot go stale.
 #[cfg(doctest)]

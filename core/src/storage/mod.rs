@@ -15,6 +15,8 @@ compile_error!(
 mod bytes;
 pub(crate) mod container;
 pub mod segment;
+#[cfg(feature = "fs")]
+pub mod wal;
 
 pub use bytes::FileBytes;
 pub use container::FileKind;

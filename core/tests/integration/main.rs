@@ -2,6 +2,7 @@
 //! crate does the same), so the crate is linked once.
 
 mod collection;
+mod durable;
 mod filter_fixtures;
 mod kernels;
 mod storage;

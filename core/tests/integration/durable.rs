@@ -1,0 +1,402 @@
+//! Durable collections: reopen after every kind of write, checkpoints, torn tails, damaged
+//! logs, the writer lock, and a crash test that SIGKILLs a writing child process 100 times.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stratavec_core::{
+    Collection, CollectionConfig, DurableCollection, DurableOptions, Error, Filter, Metric,
+    Payload, PointId, SyncPolicy,
+};
+use stratavec_testkit::Rng;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "stratavec-{name}-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn payload(v: serde_json::Value) -> Payload {
+    v.as_object().unwrap().clone()
+}
+
+fn everything(d: &DurableCollection) -> Vec<stratavec_core::Record> {
+    d.scroll(None, 1_000_000, None, true, true).unwrap().records
+}
+
+fn everything_mem(c: &Collection) -> Vec<stratavec_core::Record> {
+    c.scroll(None, 1_000_000, None, true, true).unwrap().records
+}
+
+const DIM: usize = 8;
+
+fn config() -> CollectionConfig {
+    CollectionConfig::new(DIM, Metric::Cosine)
+}
+
+/// A mixed workload applied to both a durable collection and an in-memory mirror.
+fn workload(d: &DurableCollection, mirror: &mut Collection, rounds: u64) {
+    let mut rng = Rng::new(rounds);
+    for r in 0..rounds {
+        let ids: Vec<PointId> = (r * 10..r * 10 + 10).map(PointId::Num).collect();
+        let vectors = rng.vectors(10, DIM);
+        let payloads: Vec<Payload> = (0..10)
+            .map(|i| payload(json!({"round": r, "i": i})))
+            .collect();
+        d.upsert(&ids, &vectors, Some(payloads.clone())).unwrap();
+        mirror.upsert(&ids, &vectors, Some(payloads)).unwrap();
+        if r % 3 == 1 {
+            let gone = [PointId::Num(r * 10 - 5), PointId::Num(r * 10 + 1)];
+            assert_eq!(d.delete(&gone).unwrap(), mirror.delete(&gone));
+        }
+        if r % 4 == 2 {
+            let p = payload(json!({"tagged": true}));
+            d.set_payload(&[PointId::Num(r * 10 + 2)], p.clone())
+                .unwrap();
+            mirror.set_payload(&[PointId::Num(r * 10 + 2)], &p);
+            d.delete_payload_keys(&[PointId::Num(r * 10 + 3)], vec!["i".into()])
+                .unwrap();
+            mirror.delete_payload_keys(&[PointId::Num(r * 10 + 3)], &["i".into()]);
+        }
+        if r % 5 == 4 {
+            let f =
+                Filter::from_json(&json!({"must": [{"key": "i", "match": {"value": 9}}]})).unwrap();
+            assert_eq!(
+                d.delete_by_filter(&f).unwrap(),
+                mirror.delete_by_filter(&f).unwrap()
+            );
+            let p = payload(json!({"replaced": r}));
+            d.overwrite_payload(&[PointId::Num(r * 10)], p.clone())
+                .unwrap();
+            mirror.overwrite_payload(&[PointId::Num(r * 10)], &p);
+        }
+    }
+}
+
+#[test]
+fn every_write_survives_reopen_with_and_without_checkpoints() {
+    for checkpoint_bytes in [u64::MAX, 4096] {
+        let dir = temp_dir("reopen");
+        let options = DurableOptions {
+            checkpoint_bytes,
+            ..DurableOptions::default()
+        };
+        let mut mirror = Collection::new(config()).unwrap();
+        {
+            let d = DurableCollection::create(&dir, config(), options).unwrap();
+            workload(&d, &mut mirror, 40);
+            assert_eq!(everything(&d), everything_mem(&mirror));
+        } // dropped without close: the log carries whatever the checkpoints did not
+        let d = DurableCollection::open(&dir, options).unwrap();
+        assert_eq!(everything(&d), everything_mem(&mirror));
+        let report = d.recovery_report();
+        assert_eq!(report.torn_bytes, 0);
+        if checkpoint_bytes == u64::MAX {
+            assert!(
+                report.replayed_records > 40,
+                "no checkpoint: the whole log is replayed"
+            );
+        }
+        d.close().unwrap();
+        let d = DurableCollection::open(&dir, options).unwrap();
+        assert_eq!(d.recovery_report().replayed_records, 0, "close checkpoints");
+        assert_eq!(everything(&d), everything_mem(&mirror));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names.len(),
+            4,
+            "only LOCK, MANIFEST, one segment and one log remain: {names:?}"
+        );
+        drop(d);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// CRC32C (Castagnoli), bitwise: an independent check of the log's length checksum.
+fn crc32c_of(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn wal_path(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .unwrap()
+}
+
+#[test]
+fn a_torn_tail_is_truncated_and_damage_before_it_is_refused() {
+    let dir = temp_dir("torn");
+    let options = DurableOptions::default();
+    let mut mirror = Collection::new(config()).unwrap();
+    {
+        let d = DurableCollection::create(&dir, config(), options).unwrap();
+        workload(&d, &mut mirror, 5);
+    }
+    let wal = wal_path(&dir);
+    let intact = std::fs::read(&wal).unwrap();
+
+    // A record cut short: its (intact) header promises more bytes than follow.
+    let mut torn = intact.clone();
+    torn.extend_from_slice(&200u32.to_le_bytes());
+    torn.extend_from_slice(&crc32c_of(&200u32.to_le_bytes()).to_le_bytes());
+    torn.extend_from_slice(&[0xAB; 30]);
+    std::fs::write(&wal, &torn).unwrap();
+    let d = DurableCollection::open(&dir, options).unwrap();
+    assert_eq!(d.recovery_report().torn_bytes, 38);
+    assert_eq!(everything(&d), everything_mem(&mirror));
+    drop(d);
+    assert_eq!(
+        std::fs::read(&wal).unwrap(),
+        intact,
+        "the torn tail was cut off in place"
+    );
+
+    // Damage inside the first record, with acknowledged records after it: refuse, don't drop.
+    let mut damaged = intact.clone();
+    damaged[64 + 20] ^= 0x40;
+    std::fs::write(&wal, &damaged).unwrap();
+    let e = DurableCollection::open(&dir, options).unwrap_err();
+    assert!(
+        matches!(e, Error::Corrupt { .. }) && e.to_string().contains("refusing to drop"),
+        "{e}"
+    );
+
+    // A damaged manifest is refused too.
+    std::fs::write(&wal, &intact).unwrap();
+    let manifest = dir.join("MANIFEST");
+    let good = std::fs::read(&manifest).unwrap();
+    let mut bad = good.clone();
+    let at = bad.iter().position(|&b| b == b'9').unwrap_or(10);
+    bad[at] = b'8';
+    std::fs::write(&manifest, &bad).unwrap();
+    let e = DurableCollection::open(&dir, options).unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    std::fs::write(&manifest, &good).unwrap();
+    assert_eq!(
+        everything(&DurableCollection::open(&dir, options).unwrap()),
+        everything_mem(&mirror)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_writer_at_a_time_and_clear_errors() {
+    let dir = temp_dir("lock");
+    let d = DurableCollection::create(&dir, config(), DurableOptions::default()).unwrap();
+    let e = DurableCollection::open(&dir, DurableOptions::default()).unwrap_err();
+    assert!(
+        matches!(e, Error::Conflict(_)) && e.to_string().contains("LOCK"),
+        "{e}"
+    );
+    let e = DurableCollection::create(&dir, config(), DurableOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    drop(d);
+    let e = DurableCollection::create(&dir, config(), DurableOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    let e = DurableCollection::open(&dir.join("missing"), DurableOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Io { .. } | Error::NotFound(_)), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rejected_writes_are_not_logged() {
+    let dir = temp_dir("rejected");
+    let policy = DurableOptions {
+        sync: SyncPolicy::Periodic(Duration::from_millis(50)),
+        ..DurableOptions::default()
+    };
+    {
+        let d = DurableCollection::create(&dir, config(), policy).unwrap();
+        d.upsert(&[PointId::Num(1)], &[1.0; DIM], None).unwrap();
+        assert!(d
+            .upsert(&[PointId::Num(2)], &[f32::NAN; DIM], None)
+            .is_err());
+        assert!(d.upsert(&[PointId::Num(3)], &[1.0; 3], None).is_err());
+        assert_eq!(d.len(), 1);
+    }
+    let d = DurableCollection::open(&dir, policy).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d.recovery_report().replayed_records, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- crash test -------------------------------------------------------------------------------
+
+const CRASH_DIR_ENV: &str = "STRATAVEC_CRASH_CHILD_DIR";
+const CRASH_START_ENV: &str = "STRATAVEC_CRASH_CHILD_START";
+const CRASH_OPTIONS: DurableOptions = DurableOptions {
+    sync: SyncPolicy::Always,
+    checkpoint_bytes: 48 * 1024,
+};
+
+/// Operation `b` of the crash workload: mostly 20-point upserts, every 5th a delete.
+fn crash_op(b: u64, apply: &mut dyn FnMut(Op)) {
+    if b % 5 == 4 {
+        apply(Op::Delete(
+            (0..4).map(|i| PointId::Num((b - 3) * 20 + i * 3)).collect(),
+        ));
+    } else {
+        let mut rng = Rng::new(b);
+        let ids = (b * 20..b * 20 + 20).map(PointId::Num).collect();
+        let payloads = (0..20)
+            .map(|i| payload(json!({"batch": b, "i": i, "text": "x".repeat(i as usize)})))
+            .collect();
+        apply(Op::Upsert(ids, rng.vectors(20, DIM), payloads));
+    }
+}
+
+enum Op {
+    Upsert(Vec<PointId>, Vec<f32>, Vec<Payload>),
+    Delete(Vec<PointId>),
+}
+
+fn expected_after(ops: u64) -> Collection {
+    let mut c = Collection::new(config()).unwrap();
+    for b in 0..ops {
+        crash_op(b, &mut |op| match op {
+            Op::Upsert(ids, v, p) => c.upsert(&ids, &v, Some(p)).unwrap(),
+            Op::Delete(ids) => {
+                c.delete(&ids);
+            }
+        });
+    }
+    c
+}
+
+/// The child: opens (or creates) the collection and applies operations from START on,
+/// printing `ACK b` after each returns Ok, until killed.
+#[test]
+#[ignore = "run by crash_test_sigkill_100_times as a child process"]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_DIR_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let start: u64 = std::env::var(CRASH_START_ENV).unwrap().parse().unwrap();
+    let d = if dir.join("MANIFEST").exists() {
+        DurableCollection::open(&dir, CRASH_OPTIONS).unwrap()
+    } else {
+        DurableCollection::create(&dir, config(), CRASH_OPTIONS).unwrap()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "READY").unwrap();
+    out.flush().unwrap();
+    for b in start.. {
+        crash_op(b, &mut |op| match op {
+            Op::Upsert(ids, v, p) => d.upsert(&ids, &v, Some(p)).unwrap(),
+            Op::Delete(ids) => {
+                d.delete(&ids).unwrap();
+            }
+        });
+        writeln!(out, "ACK {b}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+#[cfg(unix)]
+fn crash_test_sigkill_100_times() {
+    let dir = temp_dir("crash");
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = Rng::new(2026);
+    let mut done = 0u64; // operations known to be in the store
+    let mut in_doubt_total = 0;
+    for round in 0..100 {
+        let mut child = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "durable::crash_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_DIR_ENV, &dir)
+            .env(CRASH_START_ENV, done.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Wait until the child has opened the store, then let it write for a random while.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut acked: Option<u64> = None;
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("child never became ready");
+            if line.ends_with("READY") {
+                break;
+            }
+        }
+        let kill_at = Instant::now() + Duration::from_micros(500 + rng.next_u64() % 40_000);
+        while Instant::now() < kill_at {
+            if let Ok(line) = rx.recv_timeout(Duration::from_micros(200)) {
+                if let Some(b) = line.strip_prefix("ACK ") {
+                    acked = Some(b.parse().unwrap());
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        while let Ok(line) = rx.try_recv() {
+            if let Some(b) = line.strip_prefix("ACK ") {
+                acked = Some(b.parse().unwrap());
+            }
+        }
+        // Every acknowledged operation must be there; the one in flight may or may not be,
+        // but never half of it.
+        let must = acked.map_or(done, |b| b + 1);
+        let d = DurableCollection::open(&dir, CRASH_OPTIONS)
+            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let got = everything(&d);
+        drop(d);
+        if got == everything_mem(&expected_after(must)) {
+            done = must;
+        } else if got == everything_mem(&expected_after(must + 1)) {
+            done = must + 1;
+            in_doubt_total += 1;
+        } else {
+            panic!("round {round}: the store after SIGKILL holds neither the {must} acknowledged operations nor those plus the one in flight");
+        }
+    }
+    eprintln!("crash test: 100 SIGKILLs, {done} operations survived ({in_doubt_total} unacknowledged in-flight ones landed whole)");
+    assert!(
+        done > 100,
+        "the child made too little progress to test anything ({done} operations)"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
