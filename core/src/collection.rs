@@ -173,6 +173,7 @@ impl Collection {
     }
 
     /// The ids of every point passing `filter`, in row order.
+    #[cfg(feature = "fs")]
     pub(crate) fn ids_matching(&self, filter: &Filter) -> Result<Vec<PointId>> {
         Ok(read::matching_rows(self, filter)?
             .into_iter()

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::read::{ScrollPage, SearchRequest};
+use crate::snapshot::Snapshot;
 use crate::storage::wal::{self, SyncPolicy, WalOp, WalWriter};
 use crate::storage::{FileKind, Segment};
 
@@ -259,6 +260,19 @@ impl DurableCollection {
         })
     }
 
+    /// Creates a collection in `dir` holding exactly the points of `snapshot`, checkpointed.
+    pub fn restore(
+        dir: &Path,
+        snapshot: &Snapshot,
+        options: DurableOptions,
+    ) -> Result<DurableCollection> {
+        let restored = snapshot.to_collection()?;
+        let d = DurableCollection::create(dir, *snapshot.config(), options)?;
+        *d.write() = restored;
+        d.checkpoint_now(true)?;
+        Ok(d)
+    }
+
     /// Opens the collection in `dir`: loads its checkpoint and replays its log.
     pub fn open(dir: &Path, options: DurableOptions) -> Result<DurableCollection> {
         let lock = lock_dir(dir)?;
@@ -489,10 +503,15 @@ impl DurableCollection {
     /// Writes the collection as a new segment, switches to a fresh log and replaces the
     /// manifest; then removes the old segment and log. Readers continue meanwhile; writers wait.
     pub fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_now(false)
+    }
+
+    /// A checkpoint; unless `force`, skipped when nothing was logged since the last one.
+    fn checkpoint_now(&self, force: bool) -> Result<()> {
         let col = self.read();
         let wal = self.wal();
         let mut manifest = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
-        if wal.last_lsn() == manifest.checkpoint_lsn {
+        if !force && wal.last_lsn() == manifest.checkpoint_lsn {
             return Ok(());
         }
         let generation = manifest.generation + 1;

@@ -15,6 +15,8 @@
 
 pub mod collection;
 pub mod config;
+#[cfg(feature = "fs")]
+mod database;
 pub mod distance;
 #[cfg(feature = "fs")]
 mod durable;
@@ -30,6 +32,8 @@ mod vectors;
 
 pub use collection::Collection;
 pub use config::{CollectionConfig, Metric, VectorType};
+#[cfg(feature = "fs")]
+pub use database::{validate_collection_name, Database};
 #[cfg(feature = "fs")]
 pub use durable::{DurableCollection, DurableOptions, RecoveryReport};
 pub use error::{Error, Result};

@@ -245,14 +245,15 @@ impl Kernels {
 ))]
 #[inline]
 fn widened(a: &[f32], b: &[f16], kernel: KernelF32) -> f32 {
-    use half::slice::HalfFloatSliceExt;
     const BLOCK: usize = 256;
     assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
     let mut buf = [0.0f32; BLOCK];
     let mut sum = 0.0f32;
     for (qa, qb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
         let wide = &mut buf[..qb.len()];
-        qb.convert_to_f32_slice(wide);
+        for (w, h) in wide.iter_mut().zip(qb) {
+            *w = scalar::f16_to_f32(h.to_bits());
+        }
         sum += kernel(qa, wide);
     }
     sum

@@ -62,7 +62,43 @@ impl ToF32 for f32 {
 impl ToF32 for f16 {
     #[inline(always)]
     fn to_f32_value(self) -> f32 {
-        self.to_f32()
+        f16_to_f32(self.to_bits())
+    }
+}
+
+/// Exact IEEE binary16 → binary32 without branches or tables, so loops over it vectorise on
+/// targets without a conversion instruction. The magnitude bits shifted into f32 position read
+/// as the same number scaled by 2^-112 (normals keep their mantissa; f16 subnormals land on
+/// f32 subnormals), so one multiply by 2^112 rescales exactly; infinities and NaNs get the
+/// all-ones exponent, and the sign is copied.
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let mag = u32::from(h & 0x7fff) << 13;
+    let scaled = f32::from_bits(mag) * f32::from_bits(0x7780_0000); // 2^112
+    let special = f32::from_bits(mag | 0x7f80_0000);
+    let v = if mag >= 0x7c00 << 13 { special } else { scaled };
+    f32::from_bits(v.to_bits() | sign)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn f16_to_f32_is_exact_for_every_bit_pattern() {
+        for bits in 0..=u16::MAX {
+            let want = half::f16::from_bits(bits).to_f32();
+            let got = super::f16_to_f32(bits);
+            if want.is_nan() {
+                assert!(got.is_nan(), "{bits:#06x}");
+                assert_eq!(
+                    got.to_bits() & 0x8000_0000,
+                    want.to_bits() & 0x8000_0000,
+                    "{bits:#06x} sign"
+                );
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+            }
+        }
     }
 }
 

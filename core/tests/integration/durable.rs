@@ -400,3 +400,69 @@ fn crash_test_sigkill_100_times() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn database_folder_of_named_collections() {
+    use stratavec_core::{Database, Snapshot};
+    let root = temp_dir("database");
+    let db = Database::open(&root, DurableOptions::default()).unwrap();
+    assert!(db.list_collections().unwrap().is_empty());
+    let mut mirror = Collection::new(config()).unwrap();
+    {
+        let docs = db.create_collection("docs", config()).unwrap();
+        workload(&docs, &mut mirror, 6);
+        let e = db.create_collection("docs", config()).unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{e}");
+        let e = db.open_collection("docs").unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "a second writer: {e}");
+        let e = db.drop_collection("docs").unwrap_err();
+        assert!(
+            matches!(e, Error::Conflict(_)),
+            "dropping an open collection: {e}"
+        );
+        db.create_collection("other-1.v2", CollectionConfig::new(3, Metric::Dot))
+            .unwrap();
+    }
+    for bad in ["", "../etc", "a/b", ".hidden", "x y", &"n".repeat(256)] {
+        let e = db.create_collection(bad, config()).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument(_)) && e.to_string().contains("not allowed"),
+            "{bad:?}: {e}"
+        );
+    }
+    assert_eq!(
+        db.list_collections().unwrap(),
+        vec!["docs".to_owned(), "other-1.v2".to_owned()]
+    );
+    let e = db.open_collection("nope").unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+
+    // Snapshot one collection, restore it under another name: same points, durable.
+    let docs = db.open_collection("docs").unwrap();
+    let mut bytes = Vec::new();
+    docs.write_snapshot(&mut bytes).unwrap();
+    drop(docs);
+    let snap = Snapshot::from_bytes(&bytes).unwrap();
+    drop(db.restore_collection("copy", &snap).unwrap());
+    let e = db.restore_collection("copy", &snap).unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    let copy = db.open_collection("copy").unwrap();
+    assert_eq!(
+        copy.recovery_report().replayed_records,
+        0,
+        "a restore is checkpointed"
+    );
+    assert_eq!(everything(&copy), everything_mem(&mirror));
+    drop(copy);
+
+    db.drop_collection("other-1.v2").unwrap();
+    assert_eq!(
+        db.list_collections().unwrap(),
+        vec!["copy".to_owned(), "docs".to_owned()]
+    );
+    assert!(matches!(
+        db.drop_collection("other-1.v2").unwrap_err(),
+        Error::NotFound(_)
+    ));
+    std::fs::remove_dir_all(&root).unwrap();
+}
