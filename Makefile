@@ -60,6 +60,20 @@ test-aarch64: ## Cross-build the self-test for aarch64 and run it under qemu-use
 		-p stratavec-selftest --bin stratavec-selftest --target-dir target/cross
 	qemu-aarch64 -L /usr/aarch64-linux-gnu target/cross/aarch64-unknown-linux-gnu/release/stratavec-selftest
 
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := snapshot wal filter
+
+.PHONY: fuzz
+fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save crashers as regressions
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		seeds=../core/tests/fuzz-regressions/$$t; \
+		if [ $$t = snapshot ]; then seeds="$$seeds ../core/tests/golden/v1"; fi; \
+		mkdir -p corpus/$$t && \
+		cargo +nightly fuzz run $$t corpus/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+			|| exit 1; \
+	done
+
 .PHONY: bench
 bench: ## criterion benchmarks: kernels per SIMD level, exact search, memory bandwidth
 	scripts/setup.sh rust

@@ -4,6 +4,7 @@
 //! same checks run natively (every x86_64 / aarch64 level) and inside WebAssembly (simd128),
 //! where the native test harness cannot run.
 
+pub mod fuzz;
 pub mod golden;
 pub mod kernel_check;
 pub mod rng;

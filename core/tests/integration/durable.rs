@@ -123,22 +123,6 @@ fn every_write_survives_reopen_with_and_without_checkpoints() {
     }
 }
 
-/// CRC32C (Castagnoli), bitwise: an independent check of the log's length checksum.
-fn crc32c_of(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn wal_path(dir: &Path) -> PathBuf {
     std::fs::read_dir(dir)
         .unwrap()
@@ -162,7 +146,9 @@ fn a_torn_tail_is_truncated_and_damage_before_it_is_refused() {
     // A record cut short: its (intact) header promises more bytes than follow.
     let mut torn = intact.clone();
     torn.extend_from_slice(&200u32.to_le_bytes());
-    torn.extend_from_slice(&crc32c_of(&200u32.to_le_bytes()).to_le_bytes());
+    torn.extend_from_slice(
+        &stratavec_testkit::fuzz::crc32c_sw(&200u32.to_le_bytes()).to_le_bytes(),
+    );
     torn.extend_from_slice(&[0xAB; 30]);
     std::fs::write(&wal, &torn).unwrap();
     let d = DurableCollection::open(&dir, options).unwrap();

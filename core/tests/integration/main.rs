@@ -4,6 +4,7 @@
 mod collection;
 mod durable;
 mod filter_fixtures;
+mod fuzz_regressions;
 mod kernels;
 mod storage;
 mod wordnet;
