@@ -75,9 +75,12 @@ fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save cr
 	done
 
 .PHONY: bench
-bench: ## criterion benchmarks: kernels per SIMD level, exact search, memory bandwidth
+bench: ## Benchmarks: kernels per SIMD level, exact search, memory bandwidth, storage; tables in bench/out/
 	scripts/setup.sh rust
+	mkdir -p bench/out
 	cargo bench -p stratavec-core
+	python3 bench/criterion_summary.py target/criterion | tee bench/out/criterion.md
+	cargo run --release -p stratavec-core --example storage_bench | tee bench/out/storage.md
 
 .PHONY: clean
 clean: ## Remove build outputs

@@ -524,7 +524,7 @@ impl DurableCollection {
             .write(true)
             .open(&seg_path)
             .map_err(io_err(format!("creating {}", seg_path.display())))?;
-        let mut out = BufWriter::new(file);
+        let mut out = BufWriter::with_capacity(1 << 20, file);
         col.write_segment(&mut out, FileKind::Segment)?;
         let file = out
             .into_inner()
