@@ -16,7 +16,7 @@ use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{self, PointSource, ScrollPage, SearchRequest};
+use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
 use crate::storage::segment::{write_segment, SegmentSource};
 use crate::storage::{FileKind, Segment};
 use crate::vectors::{self, RowsRef, VectorStore};
@@ -175,7 +175,7 @@ impl Collection {
     /// The ids of every point passing `filter`, in row order.
     #[cfg(feature = "fs")]
     pub(crate) fn ids_matching(&self, filter: &Filter) -> Result<Vec<PointId>> {
-        Ok(read::matching_rows(self, filter)?
+        Ok(read::matching_rows(Layer::whole(self), filter)?
             .into_iter()
             .map(|row| self.ids[row as usize])
             .collect())
@@ -183,7 +183,7 @@ impl Collection {
 
     /// Deletes every point passing `filter`. Returns how many were deleted.
     pub fn delete_by_filter(&mut self, filter: &Filter) -> Result<usize> {
-        let doomed: Vec<PointId> = read::matching_rows(self, filter)?
+        let doomed: Vec<PointId> = read::matching_rows(Layer::whole(self), filter)?
             .into_iter()
             .map(|row| self.ids[row as usize])
             .collect();
@@ -212,7 +212,7 @@ impl Collection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<Vec<Record>> {
-        read::get(self, ids, with_payload, with_vector)
+        read::get(&[Layer::whole(self)], ids, with_payload, with_vector)
     }
 
     /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally filtered.
@@ -224,12 +224,12 @@ impl Collection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        read::scroll(self, filter, limit, offset, with_payload, with_vector)
+        read::scroll(&[Layer::whole(self)], filter, limit, offset, with_payload, with_vector)
     }
 
     /// How many points pass `filter` (all points when `None`).
     pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        read::count(self, filter)
+        read::count(&[Layer::whole(self)], filter)
     }
 
     /// Replaces the payload keys given in `payload` on these points, keeping other keys.
@@ -269,14 +269,14 @@ impl Collection {
 
     /// The closest points to one query.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = read::search_batch(self, std::slice::from_ref(request))?;
+        let mut results = read::search_batch(&[Layer::whole(self)], std::slice::from_ref(request))?;
         Ok(results.pop().unwrap_or_default())
     }
 
     /// Several searches in one pass over the data; results in request order. Requests that
     /// share a filter share its evaluation and its scan.
     pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        read::search_batch(self, requests)
+        read::search_batch(&[Layer::whole(self)], requests)
     }
 
     /// Writes the collection as one snapshot file (FORMAT.md) to `w`; returns its length. The

@@ -13,6 +13,7 @@
 
 #![cfg_attr(not(test), warn(missing_docs))]
 
+mod bitset;
 pub mod collection;
 pub mod config;
 #[cfg(feature = "fs")]

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::search::exact::{self, Candidates, Query};
+use crate::bitset::Bitset;
+use crate::topk::TopK;
 use crate::vectors::{self, RowsRef};
 
 /// Sources at least this large evaluate filters on all cores.
@@ -25,6 +27,29 @@ pub(crate) trait PointSource: Sync {
     /// Rows in ascending id order, starting at the first id `>= start`.
     fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_>;
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>>;
+}
+
+/// One layer of a layered read: a source and the rows of it that no longer count (deleted, or
+/// superseded by a newer layer). Layers are ordered oldest first; an id is live in at most one.
+#[derive(Clone, Copy)]
+pub(crate) struct Layer<'a> {
+    pub(crate) src: &'a dyn PointSource,
+    pub(crate) dead: Option<&'a Bitset>,
+}
+
+impl<'a> Layer<'a> {
+    /// A layer with every row live.
+    pub(crate) fn whole(src: &'a dyn PointSource) -> Layer<'a> {
+        Layer { src, dead: None }
+    }
+
+    fn live(&self, row: usize) -> bool {
+        self.dead.is_none_or(|d| !d.contains(row))
+    }
+
+    fn live_count(&self) -> usize {
+        self.src.len() - self.dead.map_or(0, Bitset::count)
+    }
 }
 
 /// One search: the query and what to return.
@@ -77,10 +102,14 @@ pub struct ScrollPage {
     pub next_offset: Option<PointId>,
 }
 
-/// Rows whose point passes `filter`, ascending. Evaluated on all cores for large sources:
+/// Live rows of a layer passing `filter`, ascending. Evaluated on all cores for large sources:
 /// without payload indexes this reads every payload.
-pub(crate) fn matching_rows(src: &dyn PointSource, filter: &Filter) -> Result<Vec<u32>> {
+pub(crate) fn matching_rows(layer: Layer<'_>, filter: &Filter) -> Result<Vec<u32>> {
+    let src = layer.src;
     let check = |row: usize| -> Option<Result<u32>> {
+        if !layer.live(row) {
+            return None;
+        }
         match src.payload(row) {
             Ok(p) => filter.matches(src.id(row), &p).then_some(Ok(row as u32)),
             Err(e) => Some(Err(e)),
@@ -94,44 +123,70 @@ pub(crate) fn matching_rows(src: &dyn PointSource, filter: &Filter) -> Result<Ve
     (0..src.len()).filter_map(check).collect()
 }
 
-pub(crate) fn count(src: &dyn PointSource, filter: Option<&Filter>) -> Result<usize> {
-    match filter {
-        None => Ok(src.len()),
-        Some(f) => Ok(matching_rows(src, f)?.len()),
+pub(crate) fn count(layers: &[Layer<'_>], filter: Option<&Filter>) -> Result<usize> {
+    let mut total = 0;
+    for &layer in layers {
+        total += match filter {
+            None => layer.live_count(),
+            Some(f) => matching_rows(layer, f)?.len(),
+        };
     }
+    Ok(total)
 }
 
-fn record(
-    src: &dyn PointSource,
-    row: usize,
-    with_payload: bool,
-    with_vector: bool,
-) -> Result<Record> {
+fn record(src: &dyn PointSource, row: usize, with_payload: bool, with_vector: bool) -> Result<Record> {
     Ok(Record {
         id: src.id(row),
-        payload: if with_payload {
-            Some(src.payload(row)?.into_owned())
-        } else {
-            None
-        },
+        payload: if with_payload { Some(src.payload(row)?.into_owned()) } else { None },
         vector: with_vector.then(|| src.rows().get(row, src.config().dim)),
     })
 }
 
-pub(crate) fn get(
-    src: &dyn PointSource,
-    ids: &[PointId],
-    with_payload: bool,
-    with_vector: bool,
-) -> Result<Vec<Record>> {
+/// The layer and row where `id` is live, newest layer first.
+pub(crate) fn locate(layers: &[Layer<'_>], id: PointId) -> Option<(usize, usize)> {
+    layers
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, l)| l.src.find(id).filter(|&r| l.live(r)).map(|r| (i, r)))
+}
+
+pub(crate) fn get(layers: &[Layer<'_>], ids: &[PointId], with_payload: bool, with_vector: bool) -> Result<Vec<Record>> {
     ids.iter()
-        .filter_map(|&id| src.find(id))
-        .map(|row| record(src, row, with_payload, with_vector))
+        .filter_map(|&id| locate(layers, id))
+        .map(|(l, row)| record(layers[l].src, row, with_payload, with_vector))
         .collect()
 }
 
+/// Live rows of every layer in ascending id order from `start`, as (layer, row).
+pub(crate) fn in_id_order<'a>(
+    layers: &'a [Layer<'a>],
+    start: Option<PointId>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut heads: Vec<_> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            l.src
+                .rows_in_id_order(start)
+                .filter(move |&r| l.live(r))
+                .map(move |r| (i, r))
+                .peekable()
+        })
+        .collect();
+    std::iter::from_fn(move || {
+        // The head with the smallest id; ids are unique across layers among live rows.
+        let (_, h) = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(h, it)| it.peek().map(|&(l, r)| (layers[l].src.id(r), h)))
+            .min()?;
+        heads[h].next()
+    })
+}
+
 pub(crate) fn scroll(
-    src: &dyn PointSource,
+    layers: &[Layer<'_>],
     filter: Option<&Filter>,
     limit: usize,
     offset: Option<PointId>,
@@ -139,13 +194,12 @@ pub(crate) fn scroll(
     with_vector: bool,
 ) -> Result<ScrollPage> {
     if limit == 0 {
-        return Err(Error::InvalidArgument(
-            "scroll limit must be at least 1".into(),
-        ));
+        return Err(Error::InvalidArgument("scroll limit must be at least 1".into()));
     }
     let mut records = Vec::new();
     let mut next_offset = None;
-    for row in src.rows_in_id_order(offset) {
+    for (l, row) in in_id_order(layers, offset) {
+        let src = layers[l].src;
         if let Some(f) = filter {
             if !f.matches(src.id(row), src.payload(row)?.as_ref()) {
                 continue;
@@ -157,17 +211,14 @@ pub(crate) fn scroll(
         }
         records.push(record(src, row, with_payload, with_vector)?);
     }
-    Ok(ScrollPage {
-        records,
-        next_offset,
-    })
+    Ok(ScrollPage { records, next_offset })
 }
 
-pub(crate) fn search_batch(
-    src: &dyn PointSource,
-    requests: &[SearchRequest<'_>],
-) -> Result<Vec<Vec<ScoredPoint>>> {
-    let config = src.config();
+pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
+    let Some(first) = layers.first() else {
+        return Ok(vec![Vec::new(); requests.len()]);
+    };
+    let config = first.src.config();
     let metric = config.metric;
     let mut prepared = Vec::with_capacity(requests.len());
     for (i, r) in requests.iter().enumerate() {
@@ -179,16 +230,10 @@ pub(crate) fn search_batch(
             }
         };
         if r.k == 0 {
-            return Err(Error::InvalidArgument(format!(
-                "k must be at least 1 ({})",
-                context()
-            )));
+            return Err(Error::InvalidArgument(format!("k must be at least 1 ({})", context())));
         }
         if r.score_threshold.is_some_and(f32::is_nan) {
-            return Err(Error::InvalidArgument(format!(
-                "score_threshold is NaN ({})",
-                context()
-            )));
+            return Err(Error::InvalidArgument(format!("score_threshold is NaN ({})", context())));
         }
         vectors::validate(config, r.vector, &context)?;
         prepared.push(vectors::prepared(metric, r.vector));
@@ -209,25 +254,41 @@ pub(crate) fn search_batch(
     }
 
     let kernels = Kernels::detected();
+    // Row numbers across layers: layer i's rows start at bases[i].
+    let mut bases = Vec::with_capacity(layers.len());
+    let mut total = 0usize;
+    for l in layers {
+        bases.push(total);
+        total += l.src.len();
+    }
     let mut results: Vec<Vec<ScoredPoint>> = vec![Vec::new(); requests.len()];
     for (filter, members) in groups {
-        let allowed = filter.map(|f| matching_rows(src, f)).transpose()?;
-        let cands = match &allowed {
-            Some(rows) => Candidates::List(rows),
-            None => Candidates::All(src.len()),
-        };
-        let queries: Vec<Query<'_>> = members
-            .iter()
-            .map(|&i| Query {
-                vector: &prepared[i],
-                cap: requests[i]
-                    .k
-                    .saturating_add(requests[i].offset)
-                    .min(cands.len()),
-            })
-            .collect();
-        let tops = exact::scan(src.rows(), config.dim, metric, kernels, cands, &queries);
-        for (&i, top) in members.iter().zip(tops) {
+        let cap = |i: usize, n: usize| requests[i].k.saturating_add(requests[i].offset).min(n);
+        let mut merged: Vec<TopK> = members.iter().map(|&i| TopK::new(cap(i, total))).collect();
+        for (layer, &base) in layers.iter().zip(&bases) {
+            let allowed = match filter {
+                Some(f) => Some(matching_rows(*layer, f)?),
+                None if layer.dead.is_some_and(|d| d.count() > 0) => {
+                    Some((0..layer.src.len()).filter(|&r| layer.live(r)).map(|r| r as u32).collect())
+                }
+                None => None,
+            };
+            let cands = match &allowed {
+                Some(rows) => Candidates::List(rows),
+                None => Candidates::All(layer.src.len()),
+            };
+            let queries: Vec<Query<'_>> = members
+                .iter()
+                .map(|&i| Query { vector: &prepared[i], cap: cap(i, cands.len()) })
+                .collect();
+            let tops = exact::scan(layer.src.rows(), config.dim, metric, kernels, cands, &queries);
+            for (m, top) in merged.iter_mut().zip(tops) {
+                for c in top.into_sorted() {
+                    m.push(c.score, (base + c.offset as usize) as u32);
+                }
+            }
+        }
+        for (&i, top) in members.iter().zip(merged) {
             let r = &requests[i];
             let mut hits = Vec::new();
             for c in top.into_sorted().into_iter().skip(r.offset).take(r.k) {
@@ -240,15 +301,13 @@ pub(crate) fn search_batch(
                 if !passes {
                     break;
                 }
-                let row = c.offset as usize;
+                let global = c.offset as usize;
+                let l = bases.partition_point(|&b| b <= global) - 1;
+                let (src, row) = (layers[l].src, global - bases[l]);
                 hits.push(ScoredPoint {
                     id: src.id(row),
                     score,
-                    payload: if r.with_payload {
-                        Some(src.payload(row)?.into_owned())
-                    } else {
-                        None
-                    },
+                    payload: if r.with_payload { Some(src.payload(row)?.into_owned()) } else { None },
                     vector: r.with_vector.then(|| src.rows().get(row, config.dim)),
                 });
             }

@@ -9,7 +9,7 @@ use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{self, PointSource, ScrollPage, SearchRequest};
+use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
 use crate::storage::{FileBytes, FileKind, Segment};
 use crate::vectors::RowsRef;
 
@@ -84,7 +84,7 @@ impl Snapshot {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<Vec<Record>> {
-        read::get(self, ids, with_payload, with_vector)
+        read::get(&[Layer::whole(self)], ids, with_payload, with_vector)
     }
 
     /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally filtered.
@@ -96,23 +96,23 @@ impl Snapshot {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        read::scroll(self, filter, limit, offset, with_payload, with_vector)
+        read::scroll(&[Layer::whole(self)], filter, limit, offset, with_payload, with_vector)
     }
 
     /// How many points pass `filter` (all points when `None`).
     pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        read::count(self, filter)
+        read::count(&[Layer::whole(self)], filter)
     }
 
     /// The closest points to one query.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = read::search_batch(self, std::slice::from_ref(request))?;
+        let mut results = read::search_batch(&[Layer::whole(self)], std::slice::from_ref(request))?;
         Ok(results.pop().unwrap_or_default())
     }
 
     /// Several searches in one pass over the data; results in request order.
     pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        read::search_batch(self, requests)
+        read::search_batch(&[Layer::whole(self)], requests)
     }
 }
 
