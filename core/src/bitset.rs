@@ -10,7 +10,11 @@ pub(crate) struct Bitset {
 
 impl Bitset {
     pub(crate) fn new(len: usize) -> Bitset {
-        Bitset { words: vec![0; len.div_ceil(64)], len, ones: 0 }
+        Bitset {
+            words: vec![0; len.div_ceil(64)],
+            len,
+            ones: 0,
+        }
     }
 
     pub(crate) fn contains(&self, i: usize) -> bool {

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
-use crate::storage::segment::{write_segment, SegmentSource};
+use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::{FileKind, Segment};
 use crate::vectors::{self, RowsRef, VectorStore};
 
@@ -172,15 +172,6 @@ impl Collection {
         ids.iter().filter(|id| self.remove(id)).count()
     }
 
-    /// The ids of every point passing `filter`, in row order.
-    #[cfg(feature = "fs")]
-    pub(crate) fn ids_matching(&self, filter: &Filter) -> Result<Vec<PointId>> {
-        Ok(read::matching_rows(Layer::whole(self), filter)?
-            .into_iter()
-            .map(|row| self.ids[row as usize])
-            .collect())
-    }
-
     /// Deletes every point passing `filter`. Returns how many were deleted.
     pub fn delete_by_filter(&mut self, filter: &Filter) -> Result<usize> {
         let doomed: Vec<PointId> = read::matching_rows(Layer::whole(self), filter)?
@@ -224,7 +215,14 @@ impl Collection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        read::scroll(&[Layer::whole(self)], filter, limit, offset, with_payload, with_vector)
+        read::scroll(
+            &[Layer::whole(self)],
+            filter,
+            limit,
+            offset,
+            with_payload,
+            with_vector,
+        )
     }
 
     /// How many points pass `filter` (all points when `None`).
@@ -304,7 +302,7 @@ impl Collection {
             payloads: self
                 .index
                 .values()
-                .map(|&r| &self.payloads[r as usize])
+                .map(|&r| PayloadOut::Parsed(&self.payloads[r as usize]))
                 .collect(),
         };
         write_segment(w, kind, &source)
@@ -315,6 +313,28 @@ impl Collection {
         let mut out = Vec::new();
         self.write_snapshot(&mut out)?;
         Ok(out)
+    }
+
+    /// Appends a point whose vector is row `row` of `from` (already prepared, in this
+    /// collection's type) and whose id is not present. Used to move a point between layers.
+    pub(crate) fn insert_stored(
+        &mut self,
+        id: PointId,
+        from: RowsRef<'_>,
+        row: usize,
+        payload: Payload,
+    ) {
+        debug_assert!(!self.index.contains_key(&id));
+        let at = self.ids.len() as u32;
+        self.vectors.push_stored(from, row);
+        self.ids.push(id);
+        self.payloads.push(payload);
+        self.index.insert(id, at);
+    }
+
+    /// The payload of row `row`.
+    pub(crate) fn payload_at(&self, row: usize) -> &Payload {
+        &self.payloads[row]
     }
 
     /// A collection holding exactly the points of an open segment or snapshot.

@@ -1,32 +1,37 @@
 //! A collection kept in a folder on disk: every acknowledged write survives a process kill
 //! (and, with the default fsync policy, a power failure).
 //!
-//! Key design decision: **checkpoint + log.** The points live in memory (a [`Collection`]);
-//! every write is first appended to the write-ahead log, and when the log passes a size
-//! threshold (and on close) the whole collection is written as one immutable segment, the
-//! manifest is replaced atomically to name that segment and a fresh log, and the old files are
-//! removed. A checkpoint is therefore also a full compaction. Opening loads the segment and
-//! replays the log. Serving segments from a memory map without loading them, and several
-//! segments per collection, build on this layout (FORMAT.md, "Database folder").
+//! Key design decision: **a mapped checkpoint plus a log.** The collection is two layers: the
+//! last checkpoint, an immutable segment opened by memory map (so opening reads ids and offsets,
+//! never the vectors), with a bitmap of its rows deleted or superseded since; and an in-memory
+//! layer holding every point written since. Every write is first appended to the write-ahead
+//! log. When the log passes a size threshold (and on close) the live points of both layers are
+//! written as the next segment, the manifest is replaced atomically to name it and a fresh log,
+//! and the old files are removed: a checkpoint is also a compaction, so deletes give space back.
+//! Opening maps the segment and replays the log into the in-memory layer.
 //!
-//! Concurrency: one writer per collection across processes (an exclusive lock on `LOCK`);
-//! within a process, writers serialise on the state lock while readers share it, and the
-//! fsync happens after the state lock is released, so concurrent writers share fsyncs.
+//! Concurrency: one writer per collection across processes (an exclusive lock on `LOCK`).
+//! Within a process, writes and checkpoints take turns on a writer mutex; the state lock is held
+//! only while a write is applied or a checkpoint's result is swapped in, so readers never wait
+//! for a checkpoint to be written; the fsync happens after both are released, so concurrent
+//! writers share fsyncs.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::json;
 
+use crate::bitset::Bitset;
 use crate::collection::Collection;
 use crate::config::{CollectionConfig, VectorType};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{ScrollPage, SearchRequest};
+use crate::read::{self, Layer, ScrollPage, SearchRequest};
 use crate::snapshot::Snapshot;
+use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::wal::{self, SyncPolicy, WalOp, WalWriter};
 use crate::storage::{FileKind, Segment};
 
@@ -197,6 +202,156 @@ fn lock_dir(dir: &Path) -> Result<File> {
     }
 }
 
+/// Opens a checkpoint segment: by memory map where available, else read into memory.
+fn open_segment(path: &Path) -> Result<Segment> {
+    #[cfg(feature = "mmap")]
+    {
+        Segment::map(path)
+    }
+    #[cfg(not(feature = "mmap"))]
+    {
+        Segment::read(path)
+    }
+}
+
+/// The collection's contents: the checkpoint segment and what was written since.
+#[derive(Debug)]
+struct Layers {
+    base: Option<Arc<Segment>>,
+    /// Rows of `base` deleted or superseded by `mem`.
+    dead: Bitset,
+    mem: Collection,
+}
+
+impl Layers {
+    fn empty(config: CollectionConfig) -> Result<Layers> {
+        Ok(Layers {
+            base: None,
+            dead: Bitset::new(0),
+            mem: Collection::new(config)?,
+        })
+    }
+
+    fn on(segment: Segment) -> Result<Layers> {
+        let n = segment.len();
+        Ok(Layers {
+            mem: Collection::new(*segment.config())?,
+            base: Some(Arc::new(segment)),
+            dead: Bitset::new(n),
+        })
+    }
+
+    fn layers(&self) -> Vec<Layer<'_>> {
+        let mut v = Vec::with_capacity(2);
+        if let Some(b) = &self.base {
+            v.push(Layer {
+                src: b.as_ref(),
+                dead: Some(&self.dead),
+            });
+        }
+        v.push(Layer::whole(&self.mem));
+        v
+    }
+
+    fn len(&self) -> usize {
+        self.base
+            .as_ref()
+            .map_or(0, |b| b.len() - self.dead.count())
+            + self.mem.len()
+    }
+
+    /// The live base row of `id`, if the point lives in the base layer.
+    fn base_row(&self, id: PointId) -> Option<usize> {
+        let b = self.base.as_ref()?;
+        b.find(id).filter(|&r| !self.dead.contains(r))
+    }
+
+    /// Moves points that live in the base layer into the in-memory layer, unchanged, so they can
+    /// be modified there. Not logged: it changes where a point lives, not what it is.
+    fn promote(&mut self, ids: &[PointId]) -> Result<()> {
+        let Some(base) = self.base.clone() else {
+            return Ok(());
+        };
+        for &id in ids {
+            if let Some(row) = self.base_row(id) {
+                let payload = base.payload(row)?;
+                self.mem.insert_stored(id, base.rows(), row, payload);
+                self.dead.insert(row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a logged write. Upserts are validated again, so a replayed log can never apply
+    /// what a live write would have refused.
+    fn apply(&mut self, op: WalOp) -> Result<()> {
+        match op {
+            WalOp::Upsert {
+                ids,
+                vectors,
+                payloads,
+            } => {
+                self.mem.check_upsert(&ids, &vectors, payloads.as_deref())?;
+                for &id in &ids {
+                    if let Some(row) = self.base_row(id) {
+                        self.dead.insert(row);
+                    }
+                }
+                self.mem.apply_upsert(&ids, &vectors, payloads);
+            }
+            WalOp::Delete { ids } => {
+                for &id in &ids {
+                    if let Some(row) = self.base_row(id) {
+                        self.dead.insert(row);
+                    }
+                }
+                self.mem.delete(&ids);
+            }
+            WalOp::SetPayload { ids, payload } => {
+                self.promote(&ids)?;
+                self.mem.set_payload(&ids, &payload);
+            }
+            WalOp::OverwritePayload { ids, payload } => {
+                self.promote(&ids)?;
+                self.mem.overwrite_payload(&ids, &payload);
+            }
+            WalOp::DeletePayloadKeys { ids, keys } => {
+                self.promote(&ids)?;
+                self.mem.delete_payload_keys(&ids, &keys);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the live points of both layers, in id order, as one file of `kind`.
+    fn write<W: Write>(&self, w: &mut W, kind: FileKind) -> Result<u64> {
+        let layers = self.layers();
+        let config = *self.mem.config();
+        let dim = config.dim;
+        let from_base = |l: usize| self.base.is_some() && l == 0;
+        let (mut ids, mut rows, mut payloads) = (Vec::new(), Vec::new(), Vec::new());
+        for (l, row) in read::in_id_order(&layers, None) {
+            let src = layers[l].src;
+            ids.push(src.id(row));
+            rows.push(src.rows().bytes(row, dim));
+            payloads.push(match &self.base {
+                Some(b) if from_base(l) => PayloadOut::Json(b.payload_json(row)),
+                _ => PayloadOut::Parsed(self.mem.payload_at(row)),
+            });
+        }
+        write_segment(
+            w,
+            kind,
+            &SegmentSource {
+                config,
+                ids,
+                rows,
+                payloads,
+            },
+        )
+    }
+}
+
 /// What opening a collection found and repaired.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
@@ -213,10 +368,17 @@ pub struct DurableCollection {
     dir: PathBuf,
     recovery: RecoveryReport,
     options: DurableOptions,
-    state: RwLock<Collection>,
+    state: RwLock<Layers>,
+    /// Taken by every write and checkpoint, so they take turns; readers never take it.
+    writer: Mutex<()>,
     wal: RwLock<Arc<WalWriter>>,
     manifest: Mutex<Manifest>,
     _lock: File,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Guarded state is only changed after the work that could fail has succeeded.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DurableCollection {
@@ -228,7 +390,7 @@ impl DurableCollection {
     ) -> Result<DurableCollection> {
         config.validate()?;
         std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-        let lock = lock_dir(dir)?;
+        let lock_file = lock_dir(dir)?;
         if dir.join(MANIFEST).exists() {
             return Err(Error::Conflict(format!(
                 "a collection already exists in {}",
@@ -253,10 +415,11 @@ impl DurableCollection {
             dir: dir.to_owned(),
             recovery: RecoveryReport::default(),
             options,
-            state: RwLock::new(Collection::new(config)?),
+            state: RwLock::new(Layers::empty(config)?),
+            writer: Mutex::new(()),
             wal: RwLock::new(Arc::new(wal)),
             manifest: Mutex::new(manifest),
-            _lock: lock,
+            _lock: lock_file,
         })
     }
 
@@ -268,14 +431,14 @@ impl DurableCollection {
     ) -> Result<DurableCollection> {
         let restored = snapshot.to_collection()?;
         let d = DurableCollection::create(dir, *snapshot.config(), options)?;
-        *d.write() = restored;
+        d.write_state().mem = restored;
         d.checkpoint_now(true)?;
         Ok(d)
     }
 
-    /// Opens the collection in `dir`: loads its checkpoint and replays its log.
+    /// Opens the collection in `dir`: maps its checkpoint and replays its log.
     pub fn open(dir: &Path, options: DurableOptions) -> Result<DurableCollection> {
-        let lock = lock_dir(dir)?;
+        let lock_file = lock_dir(dir)?;
         let path = dir.join(MANIFEST);
         let bytes = std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -288,17 +451,17 @@ impl DurableCollection {
             }
         })?;
         let manifest = Manifest::parse(&bytes, &format!("manifest {}", path.display()))?;
-        let mut col = match &manifest.segment {
-            None => Collection::new(manifest.config)?,
+        let mut state = match &manifest.segment {
+            None => Layers::empty(manifest.config)?,
             Some(name) => {
-                let seg = Segment::read(&dir.join(name))?;
+                let seg = open_segment(&dir.join(name))?;
                 if *seg.config() != manifest.config {
                     return Err(Error::corrupt(
                         name.clone(),
                         "its settings differ from the manifest's",
                     ));
                 }
-                Collection::from_segment(&seg)?
+                Layers::on(seg)?
             }
         };
         let wal_path = dir.join(&manifest.wal);
@@ -311,7 +474,7 @@ impl DurableCollection {
         for (lsn, op) in replayed.records {
             if lsn > manifest.checkpoint_lsn {
                 recovery.replayed_records += 1;
-                apply(&mut col, op).map_err(|e| {
+                state.apply(op).map_err(|e| {
                     Error::corrupt(
                         format!("write-ahead log {}", wal_path.display()),
                         format!("record {lsn} cannot be applied: {e}"),
@@ -326,10 +489,11 @@ impl DurableCollection {
             dir: dir.to_owned(),
             recovery,
             options,
-            state: RwLock::new(col),
+            state: RwLock::new(state),
+            writer: Mutex::new(()),
             wal: RwLock::new(Arc::new(wal)),
             manifest: Mutex::new(manifest),
-            _lock: lock,
+            _lock: lock_file,
         })
     }
 
@@ -338,13 +502,13 @@ impl DurableCollection {
         self.recovery
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Collection> {
-        // A panic while holding the lock cannot leave the collection half-updated: writes are
-        // validated before they touch it.
+    fn read_state(&self) -> RwLockReadGuard<'_, Layers> {
+        // Writes validate before they change anything, so a panic elsewhere cannot leave the
+        // state half-updated.
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Collection> {
+    fn write_state(&self) -> RwLockWriteGuard<'_, Layers> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -352,12 +516,13 @@ impl DurableCollection {
         self.wal.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Logs `op` (already validated against `col`), applies it, then makes it durable.
-    fn logged(&self, mut col: RwLockWriteGuard<'_, Collection>, op: WalOp) -> Result<()> {
+    /// Logs `op` (already validated; the caller holds the writer mutex), applies it, then makes
+    /// it durable once the locks are released.
+    fn logged(&self, writer: MutexGuard<'_, ()>, op: WalOp) -> Result<()> {
         let wal = self.wal();
         let lsn = wal.append(&op)?;
-        apply(&mut col, op)?;
-        drop(col);
+        self.write_state().apply(op)?;
+        drop(writer);
         wal.commit(lsn)?;
         if wal.len() > self.options.checkpoint_bytes {
             self.checkpoint()?;
@@ -372,46 +537,68 @@ impl DurableCollection {
         vectors: &[f32],
         payloads: Option<Vec<Payload>>,
     ) -> Result<()> {
-        let col = self.write();
-        col.check_upsert(ids, vectors, payloads.as_deref())?;
+        let writer = lock(&self.writer);
+        self.read_state()
+            .mem
+            .check_upsert(ids, vectors, payloads.as_deref())?;
         let op = WalOp::Upsert {
             ids: ids.to_vec(),
             vectors: vectors.to_vec(),
             payloads,
         };
-        self.logged(col, op)
+        self.logged(writer, op)
     }
 
     /// Deletes points by id; returns how many existed.
     pub fn delete(&self, ids: &[PointId]) -> Result<usize> {
-        let col = self.write();
-        let existing: Vec<PointId> = col
+        let writer = lock(&self.writer);
+        let existing: Vec<PointId> = self
             .get(ids, false, false)?
             .into_iter()
             .map(|r| r.id)
             .collect();
         let n = existing.len();
         if n > 0 {
-            self.logged(col, WalOp::Delete { ids: existing })?;
+            self.logged(writer, WalOp::Delete { ids: existing })?;
         }
         Ok(n)
     }
 
     /// Deletes every point passing `filter`; returns how many.
     pub fn delete_by_filter(&self, filter: &Filter) -> Result<usize> {
-        let col = self.write();
-        let ids = col.ids_matching(filter)?;
+        let writer = lock(&self.writer);
+        let ids: Vec<PointId> = {
+            let st = self.read_state();
+            let layers = st.layers();
+            let mut ids = Vec::new();
+            for layer in &layers {
+                ids.extend(
+                    read::matching_rows(*layer, filter)?
+                        .into_iter()
+                        .map(|r| layer.src.id(r as usize)),
+                );
+            }
+            ids
+        };
         let n = ids.len();
         if n > 0 {
-            self.logged(col, WalOp::Delete { ids })?;
+            self.logged(writer, WalOp::Delete { ids })?;
         }
         Ok(n)
     }
 
+    /// Runs a payload update: points living in the checkpoint are first moved into memory
+    /// (which can fail on a damaged payload, before anything is logged).
+    fn payload_op(&self, ids: &[PointId], op: WalOp) -> Result<()> {
+        let writer = lock(&self.writer);
+        self.write_state().promote(ids)?;
+        self.logged(writer, op)
+    }
+
     /// Sets payload keys on these points (see [`Collection::set_payload`]).
     pub fn set_payload(&self, ids: &[PointId], payload: Payload) -> Result<()> {
-        self.logged(
-            self.write(),
+        self.payload_op(
+            ids,
             WalOp::SetPayload {
                 ids: ids.to_vec(),
                 payload,
@@ -421,8 +608,8 @@ impl DurableCollection {
 
     /// Replaces the payload of these points.
     pub fn overwrite_payload(&self, ids: &[PointId], payload: Payload) -> Result<()> {
-        self.logged(
-            self.write(),
+        self.payload_op(
+            ids,
             WalOp::OverwritePayload {
                 ids: ids.to_vec(),
                 payload,
@@ -432,8 +619,8 @@ impl DurableCollection {
 
     /// Removes top-level payload keys from these points.
     pub fn delete_payload_keys(&self, ids: &[PointId], keys: Vec<String>) -> Result<()> {
-        self.logged(
-            self.write(),
+        self.payload_op(
+            ids,
             WalOp::DeletePayloadKeys {
                 ids: ids.to_vec(),
                 keys,
@@ -443,17 +630,17 @@ impl DurableCollection {
 
     /// The settings.
     pub fn config(&self) -> CollectionConfig {
-        *self.read().config()
+        *self.read_state().mem.config()
     }
 
     /// Number of points.
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read_state().len()
     }
 
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        self.len() == 0
     }
 
     /// See [`Collection::get`].
@@ -463,7 +650,7 @@ impl DurableCollection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<Vec<Record>> {
-        self.read().get(ids, with_payload, with_vector)
+        read::get(&self.read_state().layers(), ids, with_payload, with_vector)
     }
 
     /// See [`Collection::scroll`].
@@ -475,42 +662,51 @@ impl DurableCollection {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        self.read()
-            .scroll(filter, limit, offset, with_payload, with_vector)
+        read::scroll(
+            &self.read_state().layers(),
+            filter,
+            limit,
+            offset,
+            with_payload,
+            with_vector,
+        )
     }
 
     /// See [`Collection::count`].
     pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        self.read().count(filter)
+        read::count(&self.read_state().layers(), filter)
     }
 
     /// See [`Collection::search`].
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        self.read().search(request)
+        let mut results = self.search_batch(std::slice::from_ref(request))?;
+        Ok(results.pop().unwrap_or_default())
     }
 
     /// See [`Collection::search_batch`].
     pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        self.read().search_batch(requests)
+        read::search_batch(&self.read_state().layers(), requests)
     }
 
-    /// Writes a consistent snapshot of the collection to `w` while other writes wait; readers
-    /// continue. Returns its length.
+    /// Writes a consistent snapshot of the collection to `w`; returns its length. Readers
+    /// continue meanwhile; writers wait for it.
     pub fn write_snapshot<W: Write>(&self, w: &mut W) -> Result<u64> {
-        self.read().write_snapshot(w)
+        let _writer = lock(&self.writer);
+        self.read_state().write(w, FileKind::Snapshot)
     }
 
-    /// Writes the collection as a new segment, switches to a fresh log and replaces the
-    /// manifest; then removes the old segment and log. Readers continue meanwhile; writers wait.
+    /// Writes the live points as the next segment, switches to a fresh log, replaces the
+    /// manifest, then serves the new segment by memory map and removes the old files. Readers
+    /// continue meanwhile; writers wait.
     pub fn checkpoint(&self) -> Result<()> {
         self.checkpoint_now(false)
     }
 
     /// A checkpoint; unless `force`, skipped when nothing was logged since the last one.
     fn checkpoint_now(&self, force: bool) -> Result<()> {
-        let col = self.read();
+        let _writer = lock(&self.writer);
         let wal = self.wal();
-        let mut manifest = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+        let mut manifest = lock(&self.manifest);
         if !force && wal.last_lsn() == manifest.checkpoint_lsn {
             return Ok(());
         }
@@ -518,19 +714,28 @@ impl DurableCollection {
         let seg_name = format!("seg-{generation:06}.svs");
         let wal_name = format!("wal-{generation:06}.log");
         let seg_path = self.dir.join(&seg_name);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&seg_path)
-            .map_err(io_err(format!("creating {}", seg_path.display())))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        col.write_segment(&mut out, FileKind::Segment)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(format!("writing {}", seg_path.display()), e.into_error()))?;
-        file.sync_all()
-            .map_err(io_err(format!("syncing {}", seg_path.display())))?;
+        {
+            let st = self.read_state();
+            if let Some(base) = &st.base {
+                // The checkpoint rewrites every checksum: check the old ones first, so damage
+                // in the mapped segment is reported instead of carried over under new ones.
+                base.verify()?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&seg_path)
+                .map_err(io_err(format!("creating {}", seg_path.display())))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            st.write(&mut out, FileKind::Segment)?;
+            let file = out.into_inner().map_err(|e| {
+                Error::io(format!("writing {}", seg_path.display()), e.into_error())
+            })?;
+            file.sync_all()
+                .map_err(io_err(format!("syncing {}", seg_path.display())))?;
+        }
+        let segment = open_segment(&seg_path)?;
 
         let lsn = wal.last_lsn();
         let wal_path = self.dir.join(&wal_name);
@@ -548,9 +753,11 @@ impl DurableCollection {
         };
         write_manifest(&self.dir, &next)?;
         *self.wal.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_wal);
+        *self.write_state() = Layers::on(segment)?;
         let old = std::mem::replace(&mut *manifest, next);
-        drop(col);
         for name in old.segment.iter().chain(std::iter::once(&old.wal)) {
+            // The old segment may still be mapped by a reader's snapshot of the state; on Unix
+            // the file lives on until unmapped.
             let _ = std::fs::remove_file(self.dir.join(name));
         }
         Ok(())
@@ -573,33 +780,6 @@ impl Drop for DurableCollection {
         // Under the periodic policy, make acknowledged writes durable before the lock goes.
         let _ = self.wal().sync();
     }
-}
-
-/// Applies a logged write to the in-memory collection.
-fn apply(col: &mut Collection, op: WalOp) -> Result<()> {
-    match op {
-        WalOp::Upsert {
-            ids,
-            vectors,
-            payloads,
-        } => {
-            col.check_upsert(&ids, &vectors, payloads.as_deref())?;
-            col.apply_upsert(&ids, &vectors, payloads);
-        }
-        WalOp::Delete { ids } => {
-            col.delete(&ids);
-        }
-        WalOp::SetPayload { ids, payload } => {
-            col.set_payload(&ids, &payload);
-        }
-        WalOp::OverwritePayload { ids, payload } => {
-            col.overwrite_payload(&ids, &payload);
-        }
-        WalOp::DeletePayloadKeys { ids, keys } => {
-            col.delete_payload_keys(&ids, &keys);
-        }
-    }
-    Ok(())
 }
 
 /// Removes segment and log files an interrupted checkpoint left behind.

@@ -3,13 +3,13 @@
 
 use std::borrow::Cow;
 
+use crate::bitset::Bitset;
 use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::search::exact::{self, Candidates, Query};
-use crate::bitset::Bitset;
 use crate::topk::TopK;
 use crate::vectors::{self, RowsRef};
 
@@ -134,10 +134,19 @@ pub(crate) fn count(layers: &[Layer<'_>], filter: Option<&Filter>) -> Result<usi
     Ok(total)
 }
 
-fn record(src: &dyn PointSource, row: usize, with_payload: bool, with_vector: bool) -> Result<Record> {
+fn record(
+    src: &dyn PointSource,
+    row: usize,
+    with_payload: bool,
+    with_vector: bool,
+) -> Result<Record> {
     Ok(Record {
         id: src.id(row),
-        payload: if with_payload { Some(src.payload(row)?.into_owned()) } else { None },
+        payload: if with_payload {
+            Some(src.payload(row)?.into_owned())
+        } else {
+            None
+        },
         vector: with_vector.then(|| src.rows().get(row, src.config().dim)),
     })
 }
@@ -151,7 +160,12 @@ pub(crate) fn locate(layers: &[Layer<'_>], id: PointId) -> Option<(usize, usize)
         .find_map(|(i, l)| l.src.find(id).filter(|&r| l.live(r)).map(|r| (i, r)))
 }
 
-pub(crate) fn get(layers: &[Layer<'_>], ids: &[PointId], with_payload: bool, with_vector: bool) -> Result<Vec<Record>> {
+pub(crate) fn get(
+    layers: &[Layer<'_>],
+    ids: &[PointId],
+    with_payload: bool,
+    with_vector: bool,
+) -> Result<Vec<Record>> {
     ids.iter()
         .filter_map(|&id| locate(layers, id))
         .map(|(l, row)| record(layers[l].src, row, with_payload, with_vector))
@@ -194,7 +208,9 @@ pub(crate) fn scroll(
     with_vector: bool,
 ) -> Result<ScrollPage> {
     if limit == 0 {
-        return Err(Error::InvalidArgument("scroll limit must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "scroll limit must be at least 1".into(),
+        ));
     }
     let mut records = Vec::new();
     let mut next_offset = None;
@@ -211,10 +227,16 @@ pub(crate) fn scroll(
         }
         records.push(record(src, row, with_payload, with_vector)?);
     }
-    Ok(ScrollPage { records, next_offset })
+    Ok(ScrollPage {
+        records,
+        next_offset,
+    })
 }
 
-pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
+pub(crate) fn search_batch(
+    layers: &[Layer<'_>],
+    requests: &[SearchRequest<'_>],
+) -> Result<Vec<Vec<ScoredPoint>>> {
     let Some(first) = layers.first() else {
         return Ok(vec![Vec::new(); requests.len()]);
     };
@@ -230,10 +252,16 @@ pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>])
             }
         };
         if r.k == 0 {
-            return Err(Error::InvalidArgument(format!("k must be at least 1 ({})", context())));
+            return Err(Error::InvalidArgument(format!(
+                "k must be at least 1 ({})",
+                context()
+            )));
         }
         if r.score_threshold.is_some_and(f32::is_nan) {
-            return Err(Error::InvalidArgument(format!("score_threshold is NaN ({})", context())));
+            return Err(Error::InvalidArgument(format!(
+                "score_threshold is NaN ({})",
+                context()
+            )));
         }
         vectors::validate(config, r.vector, &context)?;
         prepared.push(vectors::prepared(metric, r.vector));
@@ -268,9 +296,12 @@ pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>])
         for (layer, &base) in layers.iter().zip(&bases) {
             let allowed = match filter {
                 Some(f) => Some(matching_rows(*layer, f)?),
-                None if layer.dead.is_some_and(|d| d.count() > 0) => {
-                    Some((0..layer.src.len()).filter(|&r| layer.live(r)).map(|r| r as u32).collect())
-                }
+                None if layer.dead.is_some_and(|d| d.count() > 0) => Some(
+                    (0..layer.src.len())
+                        .filter(|&r| layer.live(r))
+                        .map(|r| r as u32)
+                        .collect(),
+                ),
                 None => None,
             };
             let cands = match &allowed {
@@ -279,9 +310,19 @@ pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>])
             };
             let queries: Vec<Query<'_>> = members
                 .iter()
-                .map(|&i| Query { vector: &prepared[i], cap: cap(i, cands.len()) })
+                .map(|&i| Query {
+                    vector: &prepared[i],
+                    cap: cap(i, cands.len()),
+                })
                 .collect();
-            let tops = exact::scan(layer.src.rows(), config.dim, metric, kernels, cands, &queries);
+            let tops = exact::scan(
+                layer.src.rows(),
+                config.dim,
+                metric,
+                kernels,
+                cands,
+                &queries,
+            );
             for (m, top) in merged.iter_mut().zip(tops) {
                 for c in top.into_sorted() {
                     m.push(c.score, (base + c.offset as usize) as u32);
@@ -307,7 +348,11 @@ pub(crate) fn search_batch(layers: &[Layer<'_>], requests: &[SearchRequest<'_>])
                 hits.push(ScoredPoint {
                     id: src.id(row),
                     score,
-                    payload: if r.with_payload { Some(src.payload(row)?.into_owned()) } else { None },
+                    payload: if r.with_payload {
+                        Some(src.payload(row)?.into_owned())
+                    } else {
+                        None
+                    },
                     vector: r.with_vector.then(|| src.rows().get(row, config.dim)),
                 });
             }

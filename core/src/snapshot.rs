@@ -96,7 +96,14 @@ impl Snapshot {
         with_payload: bool,
         with_vector: bool,
     ) -> Result<ScrollPage> {
-        read::scroll(&[Layer::whole(self)], filter, limit, offset, with_payload, with_vector)
+        read::scroll(
+            &[Layer::whole(self)],
+            filter,
+            limit,
+            offset,
+            with_payload,
+            with_vector,
+        )
     }
 
     /// How many points pass `filter` (all points when `None`).
@@ -138,11 +145,10 @@ impl PointSource for Snapshot {
     }
 
     fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
-        let first = start.map_or(0, |id| self.segment.lower_bound(id));
-        Box::new(first..self.segment.len())
+        self.segment.rows_in_id_order(start)
     }
 
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
-        self.segment.payload(row).map(Cow::Owned)
+        PointSource::payload(&self.segment, row)
     }
 }

@@ -23,7 +23,7 @@ pub(crate) enum RowsRef<'a> {
     F16(&'a [f16]),
 }
 
-impl RowsRef<'_> {
+impl<'a> RowsRef<'a> {
     /// Row `i` widened to f32.
     pub(crate) fn get(&self, i: usize, dim: usize) -> Vec<f32> {
         let range = i * dim..(i + 1) * dim;
@@ -34,9 +34,9 @@ impl RowsRef<'_> {
     }
 
     /// Row `i` as its stored bytes.
-    pub(crate) fn bytes(&self, i: usize, dim: usize) -> &[u8] {
+    pub(crate) fn bytes(&self, i: usize, dim: usize) -> &'a [u8] {
         let range = i * dim..(i + 1) * dim;
-        match self {
+        match *self {
             RowsRef::F32(r) => bytemuck::cast_slice(&r[range]),
             RowsRef::F16(r) => bytemuck::cast_slice(&r[range]),
         }

@@ -1,6 +1,7 @@
 //! Segment and snapshot files (FORMAT.md, "Segment"): points sorted by id, each column a
 //! section, read in place from a memory map or a byte buffer.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::ops::Range;
 
@@ -11,6 +12,7 @@ use super::container::{self, Container, FileKind, SectionOut};
 use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
 use crate::error::{Error, Result};
 use crate::point::{Payload, PointId};
+use crate::read::PointSource;
 use crate::vectors::RowsRef;
 
 /// Section ids of a segment.
@@ -37,13 +39,19 @@ pub(crate) mod section {
     }
 }
 
+/// A payload to write: parsed, or already JSON (copied from another segment unparsed).
+pub(crate) enum PayloadOut<'a> {
+    Parsed(&'a Payload),
+    Json(&'a [u8]),
+}
+
 /// The points a segment is written from, already in id order.
 pub(crate) struct SegmentSource<'a> {
     pub(crate) config: CollectionConfig,
     pub(crate) ids: Vec<PointId>,
     /// One row per id, in the stored type's bytes.
     pub(crate) rows: Vec<&'a [u8]>,
-    pub(crate) payloads: Vec<&'a Payload>,
+    pub(crate) payloads: Vec<PayloadOut<'a>>,
 }
 
 /// Writes a segment or snapshot file; returns its length.
@@ -77,8 +85,11 @@ pub(crate) fn write_segment<W: Write>(
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0u64);
     for p in &src.payloads {
-        serde_json::to_writer(&mut data, p)
-            .map_err(|e| Error::io("serialising a payload", e.into()))?;
+        match p {
+            PayloadOut::Parsed(p) => serde_json::to_writer(&mut data, p)
+                .map_err(|e| Error::io("serialising a payload", e.into()))?,
+            PayloadOut::Json(bytes) => data.extend_from_slice(bytes),
+        }
         offsets.push(data.len() as u64);
     }
     let config = serde_json::json!({
@@ -382,15 +393,50 @@ impl Segment {
         }
     }
 
+    /// Row `row`'s payload as stored: JSON bytes, not yet checked.
+    pub(crate) fn payload_json(&self, row: usize) -> &[u8] {
+        let o = self.offsets();
+        &self.bytes_of(&self.payload_data)[o[row] as usize..o[row + 1] as usize]
+    }
+
     /// Row `row`'s payload, parsed from its JSON.
     pub(crate) fn payload(&self, row: usize) -> Result<Payload> {
-        let o = self.offsets();
-        let data = self.bytes_of(&self.payload_data);
-        serde_json::from_slice(&data[o[row] as usize..o[row + 1] as usize]).map_err(|e| {
+        serde_json::from_slice(self.payload_json(row)).map_err(|e| {
             Error::corrupt(
                 format!("{} section PAYLOAD_DATA", self.kind.name()),
                 format!("payload of row {row} is not a JSON object: {e}"),
             )
         })
+    }
+}
+
+impl PointSource for Segment {
+    fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn rows(&self) -> RowsRef<'_> {
+        Segment::rows(self)
+    }
+
+    fn id(&self, row: usize) -> PointId {
+        Segment::id(self, row)
+    }
+
+    fn find(&self, id: PointId) -> Option<usize> {
+        Segment::find(self, id)
+    }
+
+    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
+        let first = start.map_or(0, |id| self.lower_bound(id));
+        Box::new(first..self.len)
+    }
+
+    fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
+        Segment::payload(self, row).map(Cow::Owned)
     }
 }
