@@ -315,6 +315,7 @@ impl Collection {
         Ok(out)
     }
 
+    #[cfg(feature = "fs")]
     /// Appends a point whose vector is row `row` of `from` (already prepared, in this
     /// collection's type) and whose id is not present. Used to move a point between layers.
     pub(crate) fn insert_stored(
@@ -333,6 +334,7 @@ impl Collection {
     }
 
     /// The payload of row `row`.
+    #[cfg(feature = "fs")]
     pub(crate) fn payload_at(&self, row: usize) -> &Payload {
         &self.payloads[row]
     }

@@ -42,6 +42,7 @@ pub(crate) mod section {
 /// A payload to write: parsed, or already JSON (copied from another segment unparsed).
 pub(crate) enum PayloadOut<'a> {
     Parsed(&'a Payload),
+    #[cfg(feature = "fs")]
     Json(&'a [u8]),
 }
 
@@ -88,6 +89,7 @@ pub(crate) fn write_segment<W: Write>(
         match p {
             PayloadOut::Parsed(p) => serde_json::to_writer(&mut data, p)
                 .map_err(|e| Error::io("serialising a payload", e.into()))?,
+            #[cfg(feature = "fs")]
             PayloadOut::Json(bytes) => data.extend_from_slice(bytes),
         }
         offsets.push(data.len() as u64);
