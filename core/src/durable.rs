@@ -170,6 +170,13 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replaces the manifest atomically: temp file, fsync, rename, fsync of the directory.
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    install_manifest(dir, m)?;
+    sync_dir(dir)
+}
+
+/// The first steps of [`write_manifest`]: once this returns `Ok`, the new manifest is the one
+/// a reopen will read (though not yet durable until the directory is synced).
+fn install_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     let tmp = dir.join(MANIFEST_TMP);
     let mut f = File::create(&tmp).map_err(io_err(format!("creating {}", tmp.display())))?;
     f.write_all(&m.to_json())
@@ -178,8 +185,7 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     std::fs::rename(&tmp, dir.join(MANIFEST)).map_err(io_err(format!(
         "replacing the manifest in {}",
         dir.display()
-    )))?;
-    sync_dir(dir)
+    )))
 }
 
 fn lock_dir(dir: &Path) -> Result<File> {
@@ -552,10 +558,12 @@ impl DurableCollection {
     /// Deletes points by id; returns how many existed.
     pub fn delete(&self, ids: &[PointId]) -> Result<usize> {
         let writer = lock(&self.writer);
+        let mut seen = std::collections::HashSet::new();
         let existing: Vec<PointId> = self
             .get(ids, false, false)?
             .into_iter()
             .map(|r| r.id)
+            .filter(|id| seen.insert(*id))
             .collect();
         let n = existing.len();
         if n > 0 {
@@ -766,10 +774,14 @@ impl DurableCollection {
             wal: wal_name,
             checkpoint_lsn: lsn,
         };
-        write_manifest(&self.dir, &next)?;
+        let state = Layers::on(segment)?;
+        install_manifest(&self.dir, &next)?;
+        // From here the manifest on disk names the new files: switch to them before anything
+        // else can fail, so no write goes to a log the manifest no longer names.
         *self.wal.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_wal);
-        *self.write_state() = Layers::on(segment)?;
+        *self.write_state() = state;
         let old = std::mem::replace(&mut *manifest, next);
+        sync_dir(&self.dir)?;
         for name in old.segment.iter().chain(std::iter::once(&old.wal)) {
             // The old segment may still be mapped by a reader's snapshot of the state; on Unix
             // the file lives on until unmapped.

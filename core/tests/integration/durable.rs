@@ -78,7 +78,11 @@ fn workload(d: &DurableCollection, mirror: &mut Collection, rounds: u64) {
         d.upsert(&ids, &vectors, Some(payloads.clone())).unwrap();
         mirror.upsert(&ids, &vectors, Some(payloads)).unwrap();
         if r % 3 == 1 {
-            let gone = [PointId::Num(r * 10 - 5), PointId::Num(r * 10 + 1)];
+            let gone = [
+                PointId::Num(r * 10 - 5),
+                PointId::Num(r * 10 + 1),
+                PointId::Num(r * 10 + 1),
+            ];
             assert_eq!(d.delete(&gone).unwrap(), mirror.delete(&gone));
         }
         if r % 4 == 2 {
