@@ -9,7 +9,6 @@ pub(crate) struct Bitset {
 }
 
 impl Bitset {
-    #[cfg(feature = "fs")]
     pub(crate) fn new(len: usize) -> Bitset {
         Bitset {
             words: vec![0; len.div_ceil(64)],
@@ -23,7 +22,6 @@ impl Bitset {
     }
 
     /// Adds `i` (< len); returns whether it was absent.
-    #[cfg(feature = "fs")]
     pub(crate) fn insert(&mut self, i: usize) -> bool {
         let (w, b) = (i / 64, 1u64 << (i % 64));
         let absent = self.words[w] & b == 0;

@@ -15,6 +15,7 @@ use std::ops::Bound;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::index::hnsw::{HnswGraph, HnswParams};
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
@@ -28,6 +29,8 @@ pub const MAX_POINTS: usize = u32::MAX as usize;
 #[derive(Debug, Clone)]
 pub struct Collection {
     config: CollectionConfig,
+    /// The HNSW graph over the current rows; dropped by any change to vectors or row order.
+    hnsw: Option<HnswGraph>,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -40,6 +43,7 @@ impl Collection {
         config.validate()?;
         Ok(Collection {
             vectors: VectorStore::new(&config),
+            hnsw: None,
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -141,6 +145,9 @@ impl Collection {
         payloads: Option<Vec<Payload>>,
     ) {
         let dim = self.config.dim;
+        if !ids.is_empty() {
+            self.hnsw = None;
+        }
         let new_points = ids.iter().filter(|id| !self.index.contains_key(id)).count();
         self.vectors.reserve(new_points);
         self.ids.reserve(new_points);
@@ -185,6 +192,7 @@ impl Collection {
         let Some(row) = self.index.remove(id) else {
             return false;
         };
+        self.hnsw = None;
         let row = row as usize;
         let last = self.ids.len() - 1;
         self.vectors.swap_remove(row);
@@ -316,6 +324,24 @@ impl Collection {
     }
 
     #[cfg(feature = "fs")]
+    /// Builds an HNSW graph over the current points; searches use it (see
+    /// [`SearchRequest::ef`]) until the next change to vectors, which drops it, after which
+    /// searches are exact until it is built again.
+    pub fn build_index(&mut self, params: HnswParams) -> Result<()> {
+        self.hnsw = Some(HnswGraph::build(
+            self.vectors.rows(),
+            self.config.dim,
+            self.config.metric,
+            params,
+        )?);
+        Ok(())
+    }
+
+    /// Whether an HNSW graph is built and current.
+    pub fn has_index(&self) -> bool {
+        self.hnsw.is_some()
+    }
+
     /// Appends a point whose vector is row `row` of `from` (already prepared, in this
     /// collection's type) and whose id is not present. Used to move a point between layers.
     pub(crate) fn insert_stored(
@@ -326,6 +352,7 @@ impl Collection {
         payload: Payload,
     ) {
         debug_assert!(!self.index.contains_key(&id));
+        self.hnsw = None;
         let at = self.ids.len() as u32;
         self.vectors.push_stored(from, row);
         self.ids.push(id);
@@ -390,5 +417,9 @@ impl PointSource for Collection {
 
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
         Ok(Cow::Borrowed(&self.payloads[row]))
+    }
+
+    fn hnsw(&self) -> Option<&HnswGraph> {
+        self.hnsw.as_ref()
     }
 }

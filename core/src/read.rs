@@ -8,10 +8,15 @@ use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::index::hnsw::HnswGraph;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::search::exact::{self, Candidates, Query};
 use crate::topk::TopK;
 use crate::vectors::{self, RowsRef};
+
+/// A filter that allows fewer than 1/this of a layer's rows is served by exact search over the
+/// allowed rows rather than by graph traversal.
+const PLANNER_EXACT_FRACTION: usize = 20;
 
 /// Sources at least this large evaluate filters on all cores.
 #[cfg(feature = "parallel")]
@@ -27,6 +32,10 @@ pub(crate) trait PointSource: Sync {
     /// Rows in ascending id order, starting at the first id `>= start`.
     fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_>;
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>>;
+    /// The HNSW graph over these rows, if one is built and current.
+    fn hnsw(&self) -> Option<&HnswGraph> {
+        None
+    }
 }
 
 /// One layer of a layered read: a source and the rows of it that no longer count (deleted, or
@@ -70,6 +79,11 @@ pub struct SearchRequest<'a> {
     pub with_payload: bool,
     /// Attach stored vectors to the hits.
     pub with_vector: bool,
+    /// HNSW search breadth (candidates explored); larger is slower and more accurate. `None`
+    /// uses `max(64, k + offset)`. Ignored where no index is built.
+    pub ef: Option<usize>,
+    /// Force exact search even where an index is built.
+    pub exact: bool,
 }
 
 impl<'a> SearchRequest<'a> {
@@ -83,6 +97,8 @@ impl<'a> SearchRequest<'a> {
             offset: 0,
             with_payload: true,
             with_vector: false,
+            ef: None,
+            exact: false,
         }
     }
 
@@ -308,9 +324,52 @@ pub(crate) fn search_batch(
                 Some(rows) => Candidates::List(rows),
                 None => Candidates::All(layer.src.len()),
             };
-            let queries: Vec<Query<'_>> = members
+            // The planner: the graph when there is one and the allowed set is not small;
+            // a small allowed set is cheaper (and exact) to scan than to traverse around.
+            let graph = layer
+                .src
+                .hnsw()
+                .filter(|_| cands.len() >= layer.src.len() / PLANNER_EXACT_FRACTION);
+            // (slot in `merged`, request index) for each member, split by strategy.
+            type Members<'m> = Vec<(usize, &'m usize)>;
+            let (graph_members, exact_members): (Members<'_>, Members<'_>) = members
                 .iter()
-                .map(|&i| Query {
+                .enumerate()
+                .partition(|(_, &i)| graph.is_some() && !requests[i].exact);
+            if let Some(g) = graph.filter(|_| !graph_members.is_empty()) {
+                let mask = allowed.as_ref().map(|rows| {
+                    let mut b = Bitset::new(layer.src.len());
+                    rows.iter().for_each(|&r| {
+                        b.insert(r as usize);
+                    });
+                    b
+                });
+                let ok = |r: u32| mask.as_ref().is_none_or(|b| b.contains(r as usize));
+                let allowed_fn: Option<&dyn Fn(u32) -> bool> =
+                    if mask.is_some() { Some(&ok) } else { None };
+                for (slot, &i) in graph_members {
+                    let r = &requests[i];
+                    let want = cap(i, cands.len());
+                    let ef = r.ef.unwrap_or(64).max(want);
+                    for c in g.search(
+                        layer.src.rows(),
+                        config.dim,
+                        metric,
+                        &prepared[i],
+                        want,
+                        ef,
+                        allowed_fn,
+                    ) {
+                        merged[slot].push(c.score, (base + c.offset as usize) as u32);
+                    }
+                }
+            }
+            if exact_members.is_empty() {
+                continue;
+            }
+            let queries: Vec<Query<'_>> = exact_members
+                .iter()
+                .map(|&(_, &i)| Query {
                     vector: &prepared[i],
                     cap: cap(i, cands.len()),
                 })
@@ -323,9 +382,9 @@ pub(crate) fn search_batch(
                 cands,
                 &queries,
             );
-            for (m, top) in merged.iter_mut().zip(tops) {
+            for (&(slot, _), top) in exact_members.iter().zip(tops) {
                 for c in top.into_sorted() {
-                    m.push(c.score, (base + c.offset as usize) as u32);
+                    merged[slot].push(c.score, (base + c.offset as usize) as u32);
                 }
             }
         }

@@ -1,0 +1,3 @@
+//! Approximate nearest-neighbour indexes over a collection's rows.
+
+pub mod hnsw;
