@@ -5,6 +5,7 @@ mod collection;
 mod durable;
 mod filter_fixtures;
 mod fuzz_regressions;
+mod hnsw;
 mod kernels;
 mod storage;
 mod wordnet;
