@@ -76,12 +76,15 @@ fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save cr
 	done
 
 .PHONY: bench
-bench: ## Benchmarks: kernels per SIMD level, exact search, memory bandwidth, storage; tables in bench/out/
+bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib; tables in bench/out/
 	scripts/setup.sh rust
 	mkdir -p bench/out
 	cargo bench -p stratavec-core
 	python3 bench/criterion_summary.py target/criterion | tee bench/out/criterion.md
 	cargo run --release -p stratavec-core --example storage_bench | tee bench/out/storage.md
+	scripts/setup.sh pybench
+	cargo build --release -p stratavec-core --example hnsw_bench
+	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 | tee bench/out/hnsw_wordnet.md
 
 .PHONY: clean
 clean: ## Remove build outputs

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Makefile targets need on a fresh Debian machine. Idempotent: each step checks
-# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|node
+# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|pybench|node
 set -euo pipefail
 
 need_apt_update=1
@@ -41,11 +41,16 @@ case "${1:-}" in
     # so the NEON kernels execute on an x86_64 machine.
     apt_install rustc-web cargo-web rust-web-src lld-19 qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     ;;
+  pybench)
+    # A local venv with the Python peers the benchmarks compare against.
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install -q hnswlib numpy
+    ;;
   node)
     command -v node >/dev/null || apt_install nodejs
     ;;
   *)
-    echo "usage: $0 rust|wasm|aarch64|node" >&2
+    echo "usage: $0 rust|wasm|aarch64|pybench|node" >&2
     exit 2
     ;;
 esac

@@ -481,19 +481,22 @@ impl HnswGraph {
         for l in (1..=self.top_level).rev() {
             (entry, entry_score) = self.greedy(&space, q, entry, entry_score, l);
         }
-        let mut visited = Visited::new(self.len());
-        let mut found = self.search_layer(
-            &space,
-            q,
-            &[Candidate {
-                score: entry_score,
-                offset: entry,
-            }],
-            ef.max(k),
-            0,
-            &mut visited,
-            allowed,
-        );
+        // One visited array per thread, reused across searches: it is generation-stamped, so
+        // reuse costs nothing, while allocating it would zero 4 bytes per row on every query.
+        thread_local! {
+            static VISITED: std::cell::RefCell<Visited> = std::cell::RefCell::new(Visited::new(0));
+        }
+        let entries = [Candidate {
+            score: entry_score,
+            offset: entry,
+        }];
+        let mut found = VISITED.with(|cell| {
+            let mut visited = cell.borrow_mut();
+            if visited.marks.len() < self.len() {
+                *visited = Visited::new(self.len());
+            }
+            self.search_layer(&space, q, &entries, ef.max(k), 0, &mut visited, allowed)
+        });
         found.truncate(k);
         found
     }
