@@ -323,7 +323,6 @@ impl Collection {
         Ok(out)
     }
 
-    #[cfg(feature = "fs")]
     /// Builds an HNSW graph over the current points; searches use it (see
     /// [`SearchRequest::ef`]) until the next change to vectors, which drops it, after which
     /// searches are exact until it is built again.
@@ -342,6 +341,7 @@ impl Collection {
         self.hnsw.is_some()
     }
 
+    #[cfg(feature = "fs")]
     /// Appends a point whose vector is row `row` of `from` (already prepared, in this
     /// collection's type) and whose id is not present. Used to move a point between layers.
     pub(crate) fn insert_stored(

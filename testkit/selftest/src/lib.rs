@@ -11,7 +11,8 @@
 use serde_json::json;
 use stratavec_core::distance::{Kernels, SimdLevel};
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest, Snapshot,
+    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, SearchRequest,
+    Snapshot,
 };
 use stratavec_testkit::golden::{golden_collection, GOLDEN};
 use stratavec_testkit::kernel_check::check_kernels;
@@ -74,6 +75,15 @@ pub extern "C" fn run() -> u32 {
             fail(format!("{metric}: {e}"));
         } else {
             say(&format!("exact search {metric}: matches brute force"));
+            passed += 1;
+        }
+    }
+    match hnsw_recall() {
+        Err(e) => fail(e),
+        Ok(r) => {
+            say(&format!(
+                "HNSW recall@10 at ef=64 against exact search: {r:.3}"
+            ));
             passed += 1;
         }
     }
@@ -153,6 +163,48 @@ fn search_matches_brute_force(metric: Metric) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Builds an HNSW graph over seeded data and checks its recall against exact search.
+fn hnsw_recall() -> Result<f64, String> {
+    let (n, dim) = (3000usize, 32usize);
+    let mut rng = Rng::new(11);
+    let data = rng.vectors(n, dim);
+    let mut col =
+        Collection::new(CollectionConfig::new(dim, Metric::Cosine)).map_err(|e| e.to_string())?;
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    col.upsert(&ids, &data, None).map_err(|e| e.to_string())?;
+    col.build_index(HnswParams::default())
+        .map_err(|e| e.to_string())?;
+    let (mut found, mut total) = (0usize, 0usize);
+    for q in rng.vectors(20, dim).chunks_exact(dim) {
+        let base = SearchRequest {
+            with_payload: false,
+            ..SearchRequest::new(q, 10)
+        };
+        let exact = col
+            .search(&SearchRequest {
+                exact: true,
+                ..base
+            })
+            .map_err(|e| e.to_string())?;
+        let approx = col
+            .search(&SearchRequest {
+                ef: Some(64),
+                ..base
+            })
+            .map_err(|e| e.to_string())?;
+        total += exact.len();
+        found += approx
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.id == h.id))
+            .count();
+    }
+    let r = found as f64 / total.max(1) as f64;
+    if r < 0.9 {
+        return Err(format!("HNSW recall@10 at ef=64 is {r:.3}, below 0.9"));
+    }
+    Ok(r)
 }
 
 /// The golden files, compiled in: the very bytes the native tests read.
