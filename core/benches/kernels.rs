@@ -6,16 +6,8 @@ use half::f16;
 use std::hint::black_box;
 use stratavec_core::distance::{Kernels, SimdLevel};
 
-fn data(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-        })
-        .collect()
+fn data(n: usize, seed: u64) -> Vec<f32> {
+    stratavec_testkit::Rng::new(seed).vectors(n, 1)
 }
 
 fn kernels(c: &mut Criterion) {
