@@ -30,11 +30,12 @@ demo: ## Run the main job end to end: ingest wordnet-minilm (or synthetic data),
 test: lint test-rust test-scalar test-wasm test-aarch64 ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu)
 
 .PHONY: lint
-lint: ## rustfmt --check and clippy -D warnings over the workspace (and the core without features, as wasm builds it)
+lint: ## rustfmt --check, clippy -D warnings (workspace, and the core without features as wasm builds it), rustdoc links
 	scripts/setup.sh rust
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p stratavec-core --no-default-features -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -p stratavec-core --no-deps
 
 .PHONY: test-rust
 test-rust: ## Native tests with the best SIMD level this CPU has (release, for the dataset tests)

@@ -16,8 +16,8 @@ use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::index::hnsw::{HnswGraph, HnswParams};
-use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
+use crate::point::{Payload, PointId};
+use crate::read::{self, Layer, PointSource};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::{FileKind, Segment};
 use crate::vectors::{self, RowsRef, VectorStore};
@@ -204,39 +204,7 @@ impl Collection {
         true
     }
 
-    /// The points with these ids, in the order asked; ids that do not exist are skipped.
-    pub fn get(
-        &self,
-        ids: &[PointId],
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<Vec<Record>> {
-        read::get(&[Layer::whole(self)], ids, with_payload, with_vector)
-    }
-
-    /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally filtered.
-    pub fn scroll(
-        &self,
-        filter: Option<&Filter>,
-        limit: usize,
-        offset: Option<PointId>,
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<ScrollPage> {
-        read::scroll(
-            &[Layer::whole(self)],
-            filter,
-            limit,
-            offset,
-            with_payload,
-            with_vector,
-        )
-    }
-
-    /// How many points pass `filter` (all points when `None`).
-    pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        read::count(&[Layer::whole(self)], filter)
-    }
+    crate::read::read_methods!(self => [Layer::whole(self)]);
 
     /// Replaces the payload keys given in `payload` on these points, keeping other keys.
     /// Returns how many points were updated.
@@ -271,18 +239,6 @@ impl Collection {
             }
         }
         updated
-    }
-
-    /// The closest points to one query.
-    pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = read::search_batch(&[Layer::whole(self)], std::slice::from_ref(request))?;
-        Ok(results.pop().unwrap_or_default())
-    }
-
-    /// Several searches in one pass over the data; results in request order. Requests that
-    /// share a filter share its evaluation and its scan.
-    pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        read::search_batch(&[Layer::whole(self)], requests)
     }
 
     /// Writes the collection as one snapshot file (FORMAT.md) to `w`; returns its length. The
@@ -324,7 +280,7 @@ impl Collection {
     }
 
     /// Builds an HNSW graph over the current points; searches use it (see
-    /// [`SearchRequest::ef`]) until the next change to vectors, which drops it, after which
+    /// [`crate::SearchRequest::ef`]) until the next change to vectors, which drops it, after which
     /// searches are exact until it is built again.
     pub fn build_index(&mut self, params: HnswParams) -> Result<()> {
         self.hnsw = Some(HnswGraph::build(

@@ -28,8 +28,8 @@ use crate::collection::Collection;
 use crate::config::{CollectionConfig, VectorType};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{self, Layer, ScrollPage, SearchRequest};
+use crate::point::{Payload, PointId};
+use crate::read::{self, Layer};
 use crate::snapshot::Snapshot;
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::wal::{self, SyncPolicy, WalOp, WalWriter};
@@ -651,50 +651,7 @@ impl DurableCollection {
         self.len() == 0
     }
 
-    /// See [`Collection::get`].
-    pub fn get(
-        &self,
-        ids: &[PointId],
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<Vec<Record>> {
-        read::get(&self.read_state().layers(), ids, with_payload, with_vector)
-    }
-
-    /// See [`Collection::scroll`].
-    pub fn scroll(
-        &self,
-        filter: Option<&Filter>,
-        limit: usize,
-        offset: Option<PointId>,
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<ScrollPage> {
-        read::scroll(
-            &self.read_state().layers(),
-            filter,
-            limit,
-            offset,
-            with_payload,
-            with_vector,
-        )
-    }
-
-    /// See [`Collection::count`].
-    pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        read::count(&self.read_state().layers(), filter)
-    }
-
-    /// See [`Collection::search`].
-    pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = self.search_batch(std::slice::from_ref(request))?;
-        Ok(results.pop().unwrap_or_default())
-    }
-
-    /// See [`Collection::search_batch`].
-    pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        read::search_batch(&self.read_state().layers(), requests)
-    }
+    crate::read::read_methods!(self => self.read_state().layers());
 
     /// Writes a consistent snapshot of the collection to `w`; returns its length. The state is
     /// captured under a brief read lock (the mapped checkpoint is shared, the in-memory layer

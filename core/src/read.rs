@@ -118,6 +118,56 @@ pub struct ScrollPage {
     pub next_offset: Option<PointId>,
 }
 
+/// The read operations of every collection type, each answered by this module, so the types
+/// cannot drift apart. `$layers` is an expression (using `$this`) for the type's layers.
+macro_rules! read_methods {
+    ($this:ident => $layers:expr) => {
+        /// The points with these ids, in the order asked; ids that do not exist are skipped.
+        pub fn get(
+            &$this,
+            ids: &[$crate::PointId],
+            with_payload: bool,
+            with_vector: bool,
+        ) -> $crate::Result<Vec<$crate::Record>> {
+            $crate::read::get(&$layers, ids, with_payload, with_vector)
+        }
+
+        /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally
+        /// filtered.
+        pub fn scroll(
+            &$this,
+            filter: Option<&$crate::Filter>,
+            limit: usize,
+            offset: Option<$crate::PointId>,
+            with_payload: bool,
+            with_vector: bool,
+        ) -> $crate::Result<$crate::ScrollPage> {
+            $crate::read::scroll(&$layers, filter, limit, offset, with_payload, with_vector)
+        }
+
+        /// How many points pass `filter` (all points when `None`).
+        pub fn count(&$this, filter: Option<&$crate::Filter>) -> $crate::Result<usize> {
+            $crate::read::count(&$layers, filter)
+        }
+
+        /// The closest points to one query.
+        pub fn search(&$this, request: &$crate::SearchRequest<'_>) -> $crate::Result<Vec<$crate::ScoredPoint>> {
+            let mut results = $crate::read::search_batch(&$layers, std::slice::from_ref(request))?;
+            Ok(results.pop().unwrap_or_default())
+        }
+
+        /// Several searches in one pass over the data; results in request order. Requests that
+        /// share a filter share its evaluation and its scan.
+        pub fn search_batch(
+            &$this,
+            requests: &[$crate::SearchRequest<'_>],
+        ) -> $crate::Result<Vec<Vec<$crate::ScoredPoint>>> {
+            $crate::read::search_batch(&$layers, requests)
+        }
+    };
+}
+pub(crate) use read_methods;
+
 /// Live rows of a layer passing `filter`, ascending. Evaluated on all cores for large sources:
 /// without payload indexes this reads every payload.
 pub(crate) fn matching_rows(layer: Layer<'_>, filter: &Filter) -> Result<Vec<u32>> {

@@ -7,9 +7,8 @@ use std::borrow::Cow;
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
-use crate::filter::Filter;
-use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::read::{self, Layer, PointSource, ScrollPage, SearchRequest};
+use crate::point::{Payload, PointId};
+use crate::read::{Layer, PointSource};
 use crate::storage::{FileBytes, FileKind, Segment};
 use crate::vectors::RowsRef;
 
@@ -77,50 +76,7 @@ impl Snapshot {
         Collection::from_segment(&self.segment)
     }
 
-    /// The points with these ids, in the order asked; ids that do not exist are skipped.
-    pub fn get(
-        &self,
-        ids: &[PointId],
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<Vec<Record>> {
-        read::get(&[Layer::whole(self)], ids, with_payload, with_vector)
-    }
-
-    /// Up to `limit` points in id order, starting at `offset` (inclusive), optionally filtered.
-    pub fn scroll(
-        &self,
-        filter: Option<&Filter>,
-        limit: usize,
-        offset: Option<PointId>,
-        with_payload: bool,
-        with_vector: bool,
-    ) -> Result<ScrollPage> {
-        read::scroll(
-            &[Layer::whole(self)],
-            filter,
-            limit,
-            offset,
-            with_payload,
-            with_vector,
-        )
-    }
-
-    /// How many points pass `filter` (all points when `None`).
-    pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        read::count(&[Layer::whole(self)], filter)
-    }
-
-    /// The closest points to one query.
-    pub fn search(&self, request: &SearchRequest<'_>) -> Result<Vec<ScoredPoint>> {
-        let mut results = read::search_batch(&[Layer::whole(self)], std::slice::from_ref(request))?;
-        Ok(results.pop().unwrap_or_default())
-    }
-
-    /// Several searches in one pass over the data; results in request order.
-    pub fn search_batch(&self, requests: &[SearchRequest<'_>]) -> Result<Vec<Vec<ScoredPoint>>> {
-        read::search_batch(&[Layer::whole(self)], requests)
-    }
+    crate::read::read_methods!(self => [Layer::whole(self)]);
 }
 
 impl PointSource for Snapshot {

@@ -4,7 +4,7 @@
 //!
 //! Key design decisions:
 //! - **The graph stores row numbers, never vectors.** It is built over and searched against a
-//!   [`RowsRef`] (memory or a mapped file) with the same kernels and rank scores as exact search,
+//!   `RowsRef` (memory or a mapped file) with the same kernels and rank scores as exact search,
 //!   so its answers are directly comparable to exact search and it can live beside any storage.
 //! - **Layer 0 is one flat array** (`m0` slots per row, with a length per row) because every
 //!   search spends nearly all its time there; upper layers, holding about `1/m` of the rows, are
