@@ -44,8 +44,7 @@ unsafe fn load_f16(p: *const f16) -> __m256 {
 }
 
 macro_rules! avx2_kernel {
-    ($name:ident, $inner:ident, $elem:ty, $load:ident, $scalar:path,
-     |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+    ($name:ident, $inner:ident, $elem:ty, $load:ident, $scalar:path, $step:ident) => {
         #[target_feature(enable = "avx2,fma,f16c")]
         fn $inner(a: &[f32], b: &[$elem]) -> f32 {
             let n = a.len();
@@ -59,22 +58,17 @@ macro_rules! avx2_kernel {
                 // SAFETY: i + 32 <= n = a.len() = b.len(), so the four 8-wide loads at
                 // i, i+8, i+16, i+24 are in bounds of both slices.
                 unsafe {
-                    let ($acc, $x, $y) = (acc0, load_f32(pa.add(i)), $load(pb.add(i)));
-                    acc0 = $step;
-                    let ($acc, $x, $y) = (acc1, load_f32(pa.add(i + 8)), $load(pb.add(i + 8)));
-                    acc1 = $step;
-                    let ($acc, $x, $y) = (acc2, load_f32(pa.add(i + 16)), $load(pb.add(i + 16)));
-                    acc2 = $step;
-                    let ($acc, $x, $y) = (acc3, load_f32(pa.add(i + 24)), $load(pb.add(i + 24)));
-                    acc3 = $step;
+                    acc0 = $step(acc0, load_f32(pa.add(i)), $load(pb.add(i)));
+                    acc1 = $step(acc1, load_f32(pa.add(i + 8)), $load(pb.add(i + 8)));
+                    acc2 = $step(acc2, load_f32(pa.add(i + 16)), $load(pb.add(i + 16)));
+                    acc3 = $step(acc3, load_f32(pa.add(i + 24)), $load(pb.add(i + 24)));
                 }
                 i += STEP;
             }
             while i + 8 <= n {
                 // SAFETY: i + 8 <= n, so one 8-wide load is in bounds of both slices.
                 unsafe {
-                    let ($acc, $x, $y) = (acc0, load_f32(pa.add(i)), $load(pb.add(i)));
-                    acc0 = $step;
+                    acc0 = $step(acc0, load_f32(pa.add(i)), $load(pb.add(i)));
                 }
                 i += 8;
             }
@@ -95,9 +89,29 @@ macro_rules! avx2_kernel {
     };
 }
 
+// One step per operation, shared by the f32 and f16 kernels: `acc` plus the term for lanes
+// `x` (query) and `y` (stored, already widened to f32).
+
+#[inline]
 #[target_feature(enable = "avx2,fma")]
-fn abs_ps(v: __m256) -> __m256 {
-    _mm256_andnot_ps(_mm256_set1_ps(-0.0), v)
+fn dot_step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+    _mm256_fmadd_ps(x, y, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn l2sq_step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+    let d = _mm256_sub_ps(x, y);
+    _mm256_fmadd_ps(d, d, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn l1_step(acc: __m256, x: __m256, y: __m256) -> __m256 {
+    _mm256_add_ps(
+        acc,
+        _mm256_andnot_ps(_mm256_set1_ps(-0.0), _mm256_sub_ps(x, y)),
+    )
 }
 
 avx2_kernel!(
@@ -106,26 +120,7 @@ avx2_kernel!(
     f32,
     load_f32,
     crate::distance::scalar::dot_f32,
-    |acc, x, y| _mm256_fmadd_ps(x, y, acc)
-);
-avx2_kernel!(
-    l2sq_f32,
-    l2sq_f32_impl,
-    f32,
-    load_f32,
-    crate::distance::scalar::l2sq_f32,
-    |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, acc)
-    }
-);
-avx2_kernel!(
-    l1_f32,
-    l1_f32_impl,
-    f32,
-    load_f32,
-    crate::distance::scalar::l1_f32,
-    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y)))
+    dot_step
 );
 avx2_kernel!(
     dot_f16,
@@ -133,7 +128,15 @@ avx2_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::dot_f16,
-    |acc, x, y| _mm256_fmadd_ps(x, y, acc)
+    dot_step
+);
+avx2_kernel!(
+    l2sq_f32,
+    l2sq_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l2sq_f32,
+    l2sq_step
 );
 avx2_kernel!(
     l2sq_f16,
@@ -141,10 +144,15 @@ avx2_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::l2sq_f16,
-    |acc, x, y| {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, acc)
-    }
+    l2sq_step
+);
+avx2_kernel!(
+    l1_f32,
+    l1_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l1_f32,
+    l1_step
 );
 avx2_kernel!(
     l1_f16,
@@ -152,5 +160,5 @@ avx2_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::l1_f16,
-    |acc, x, y| _mm256_add_ps(acc, abs_ps(_mm256_sub_ps(x, y)))
+    l1_step
 );

@@ -33,8 +33,7 @@ unsafe fn load_f16(p: *const f16) -> __m512 {
 }
 
 macro_rules! avx512_kernel {
-    ($name:ident, $inner:ident, $elem:ty, $load:ident, $scalar:path,
-     |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+    ($name:ident, $inner:ident, $elem:ty, $load:ident, $scalar:path, $step:ident) => {
         #[target_feature(enable = "avx512f")]
         fn $inner(a: &[f32], b: &[$elem]) -> f32 {
             let n = a.len();
@@ -48,22 +47,17 @@ macro_rules! avx512_kernel {
                 // SAFETY: i + 64 <= n = a.len() = b.len(), so the four 16-wide loads at
                 // i, i+16, i+32, i+48 are in bounds of both slices.
                 unsafe {
-                    let ($acc, $x, $y) = (acc0, load_f32(pa.add(i)), $load(pb.add(i)));
-                    acc0 = $step;
-                    let ($acc, $x, $y) = (acc1, load_f32(pa.add(i + 16)), $load(pb.add(i + 16)));
-                    acc1 = $step;
-                    let ($acc, $x, $y) = (acc2, load_f32(pa.add(i + 32)), $load(pb.add(i + 32)));
-                    acc2 = $step;
-                    let ($acc, $x, $y) = (acc3, load_f32(pa.add(i + 48)), $load(pb.add(i + 48)));
-                    acc3 = $step;
+                    acc0 = $step(acc0, load_f32(pa.add(i)), $load(pb.add(i)));
+                    acc1 = $step(acc1, load_f32(pa.add(i + 16)), $load(pb.add(i + 16)));
+                    acc2 = $step(acc2, load_f32(pa.add(i + 32)), $load(pb.add(i + 32)));
+                    acc3 = $step(acc3, load_f32(pa.add(i + 48)), $load(pb.add(i + 48)));
                 }
                 i += STEP;
             }
             while i + 16 <= n {
                 // SAFETY: i + 16 <= n, so one 16-wide load is in bounds of both slices.
                 unsafe {
-                    let ($acc, $x, $y) = (acc0, load_f32(pa.add(i)), $load(pb.add(i)));
-                    acc0 = $step;
+                    acc0 = $step(acc0, load_f32(pa.add(i)), $load(pb.add(i)));
                 }
                 i += 16;
             }
@@ -84,32 +78,35 @@ macro_rules! avx512_kernel {
     };
 }
 
+// One step per operation, shared by the f32 and f16 kernels: `acc` plus the term for lanes
+// `x` (query) and `y` (stored, already widened to f32).
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn dot_step(acc: __m512, x: __m512, y: __m512) -> __m512 {
+    _mm512_fmadd_ps(x, y, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn l2sq_step(acc: __m512, x: __m512, y: __m512) -> __m512 {
+    let d = _mm512_sub_ps(x, y);
+    _mm512_fmadd_ps(d, d, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn l1_step(acc: __m512, x: __m512, y: __m512) -> __m512 {
+    _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))
+}
+
 avx512_kernel!(
     dot_f32,
     dot_f32_impl,
     f32,
     load_f32,
     crate::distance::scalar::dot_f32,
-    |acc, x, y| _mm512_fmadd_ps(x, y, acc)
-);
-avx512_kernel!(
-    l2sq_f32,
-    l2sq_f32_impl,
-    f32,
-    load_f32,
-    crate::distance::scalar::l2sq_f32,
-    |acc, x, y| {
-        let d = _mm512_sub_ps(x, y);
-        _mm512_fmadd_ps(d, d, acc)
-    }
-);
-avx512_kernel!(
-    l1_f32,
-    l1_f32_impl,
-    f32,
-    load_f32,
-    crate::distance::scalar::l1_f32,
-    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))
+    dot_step
 );
 avx512_kernel!(
     dot_f16,
@@ -117,7 +114,15 @@ avx512_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::dot_f16,
-    |acc, x, y| _mm512_fmadd_ps(x, y, acc)
+    dot_step
+);
+avx512_kernel!(
+    l2sq_f32,
+    l2sq_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l2sq_f32,
+    l2sq_step
 );
 avx512_kernel!(
     l2sq_f16,
@@ -125,10 +130,15 @@ avx512_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::l2sq_f16,
-    |acc, x, y| {
-        let d = _mm512_sub_ps(x, y);
-        _mm512_fmadd_ps(d, d, acc)
-    }
+    l2sq_step
+);
+avx512_kernel!(
+    l1_f32,
+    l1_f32_impl,
+    f32,
+    load_f32,
+    crate::distance::scalar::l1_f32,
+    l1_step
 );
 avx512_kernel!(
     l1_f16,
@@ -136,5 +146,5 @@ avx512_kernel!(
     f16,
     load_f16,
     crate::distance::scalar::l1_f16,
-    |acc, x, y| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))
+    l1_step
 );
