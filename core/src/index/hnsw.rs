@@ -18,6 +18,7 @@
 //! - Deterministic: levels come from a seeded generator, so the same rows in the same order
 //!   build the same graph.
 
+use std::borrow::Cow;
 use std::collections::BinaryHeap;
 
 use half::f16;
@@ -140,15 +141,15 @@ impl<'a> Space<'a> {
         }
     }
 
-    /// Row `r` as an f32 query vector (written into `buf`).
-    fn row_f32<'b>(&self, r: u32, buf: &'b mut Vec<f32>) -> &'b [f32] {
+    /// Row `r` as an f32 query vector: borrowed in place for f32 storage, widened for f16.
+    fn row_f32(&self, r: u32) -> Cow<'a, [f32]> {
         let at = r as usize * self.dim;
-        buf.clear();
         match self.scorer {
-            Scorer::F32(rows, _) => buf.extend_from_slice(&rows[at..at + self.dim]),
-            Scorer::F16(rows, _) => buf.extend(rows[at..at + self.dim].iter().map(|x| x.to_f32())),
+            Scorer::F32(rows, _) => Cow::Borrowed(&rows[at..at + self.dim]),
+            Scorer::F16(rows, _) => {
+                Cow::Owned(rows[at..at + self.dim].iter().map(|x| x.to_f32()).collect())
+            }
         }
-        buf
     }
 
     fn len(&self) -> usize {
@@ -258,7 +259,6 @@ impl HnswGraph {
         let ml = 1.0 / (params.m as f64).ln();
         let mut state = params.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut visited = Visited::new(n);
-        let mut buf = Vec::with_capacity(dim);
         for r in 0..n as u32 {
             state ^= state >> 12;
             state ^= state << 25;
@@ -266,14 +266,7 @@ impl HnswGraph {
             let u = ((state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5)
                 / (1u64 << 53) as f64;
             let level = ((-u.ln() * ml) as usize).min(32);
-            g.insert(
-                &space,
-                r,
-                level,
-                params.ef_construction,
-                &mut visited,
-                &mut buf,
-            );
+            g.insert(&space, r, level, params.ef_construction, &mut visited);
         }
         Ok(g)
     }
@@ -285,7 +278,6 @@ impl HnswGraph {
         level: usize,
         ef: usize,
         visited: &mut Visited,
-        buf: &mut Vec<f32>,
     ) {
         self.upper[r as usize] = vec![Vec::new(); level];
         let Some(mut entry) = self.entry else {
@@ -293,7 +285,7 @@ impl HnswGraph {
             self.top_level = level;
             return;
         };
-        let q = space.row_f32(r, buf).to_vec();
+        let q = space.row_f32(r);
         let mut entry_score = space.score(&q, entry);
         for l in (level + 1..=self.top_level).rev() {
             (entry, entry_score) = self.greedy(space, &q, entry, entry_score, l);
@@ -305,11 +297,11 @@ impl HnswGraph {
         for l in (0..=level.min(self.top_level)).rev() {
             let found = self.search_layer(space, &q, &eps, ef, l, visited, None);
             let cap = if l == 0 { self.m0 } else { self.m };
-            let chosen = self.select(space, &found, cap.min(self.m.max(cap / 2)), buf);
+            let chosen = self.select(space, &found, cap.min(self.m.max(cap / 2)));
             let ids: Vec<u32> = chosen.iter().map(|c| c.offset).collect();
             self.set_neighbours(r, l, &ids);
             for c in &chosen {
-                self.link(space, c.offset, r, c.score, l, buf);
+                self.link(space, c.offset, r, c.score, l);
             }
             eps = found;
         }
@@ -320,15 +312,7 @@ impl HnswGraph {
     }
 
     /// Adds `new` to `node`'s list on `level`, pruning with the heuristic when full.
-    fn link(
-        &mut self,
-        space: &Space<'_>,
-        node: u32,
-        new: u32,
-        score: f32,
-        level: usize,
-        buf: &mut Vec<f32>,
-    ) {
+    fn link(&mut self, space: &Space<'_>, node: u32, new: u32, score: f32, level: usize) {
         let cap = if level == 0 { self.m0 } else { self.m };
         let current = self.neighbours(node, level);
         if current.len() < cap {
@@ -337,7 +321,7 @@ impl HnswGraph {
             self.set_neighbours(node, level, &list);
             return;
         }
-        let base = space.row_f32(node, buf).to_vec();
+        let base = space.row_f32(node);
         let mut cands: Vec<Candidate> = current
             .iter()
             .map(|&n| Candidate {
@@ -347,26 +331,20 @@ impl HnswGraph {
             .collect();
         cands.push(Candidate { score, offset: new });
         cands.sort_by(|a, b| b.cmp(a));
-        let kept = self.select(space, &cands, cap, buf);
+        let kept = self.select(space, &cands, cap);
         let ids: Vec<u32> = kept.iter().map(|c| c.offset).collect();
         self.set_neighbours(node, level, &ids);
     }
 
     /// The paper's neighbour heuristic over candidates sorted closest first: keep a candidate
     /// only if it is closer to the base point than to every candidate already kept.
-    fn select(
-        &self,
-        space: &Space<'_>,
-        sorted: &[Candidate],
-        cap: usize,
-        buf: &mut Vec<f32>,
-    ) -> Vec<Candidate> {
+    fn select(&self, space: &Space<'_>, sorted: &[Candidate], cap: usize) -> Vec<Candidate> {
         let mut kept: Vec<Candidate> = Vec::with_capacity(cap);
         for &c in sorted {
             if kept.len() == cap {
                 break;
             }
-            let cv = space.row_f32(c.offset, buf).to_vec();
+            let cv = space.row_f32(c.offset);
             if kept.iter().all(|k| space.score(&cv, k.offset) < c.score) {
                 kept.push(c);
             }
