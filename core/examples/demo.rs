@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 use stratavec_core::distance::Kernels;
 use stratavec_core::{
-    Collection, CollectionConfig, Filter, HnswParams, Metric, Payload, PointId, SearchRequest,
+    Collection, CollectionConfig, Filter, HnswParams, Metric, Payload, PointId, ScoredPoint,
+    SearchRequest,
 };
 use stratavec_testkit::dataset::Wordnet;
 use stratavec_testkit::Rng;
@@ -30,6 +31,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn ids(n: usize) -> Vec<PointId> {
     (0..n as u64).map(PointId::Num).collect()
+}
+
+/// One line per hit: id, score and the start of its text.
+fn print_hits(hits: &[ScoredPoint]) {
+    for h in hits {
+        println!(
+            "    {:>6}  {:.3}  {}",
+            h.id.to_string(),
+            h.score,
+            text(&h.payload)
+        );
+    }
 }
 
 fn text(p: &Option<Payload>) -> String {
@@ -72,14 +85,7 @@ fn wordnet(w: &Wordnet) -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let hits = col.search(&req)?;
             println!("  {label} ({:.1} ms):", t.elapsed().as_secs_f64() * 1e3);
-            for h in hits {
-                println!(
-                    "    {:>6}  {:.3}  {}",
-                    h.id.to_string(),
-                    h.score,
-                    text(&h.payload)
-                );
-            }
+            print_hits(&hits);
         }
         println!();
     }
@@ -179,14 +185,7 @@ fn wordnet(w: &Wordnet) -> Result<(), Box<dyn std::error::Error>> {
     }
     let q = &w.queries[3 * w.dim..4 * w.dim];
     println!("query 3 through the index, filtered to noun.animal (the planner picks the path):");
-    for h in col.search(&SearchRequest::new(q, 3).with_filter(&animal))? {
-        println!(
-            "    {:>6}  {:.3}  {}",
-            h.id.to_string(),
-            h.score,
-            text(&h.payload)
-        );
-    }
+    print_hits(&col.search(&SearchRequest::new(q, 3).with_filter(&animal))?);
 
     let bad = Filter::from_json(&json!({"must": [{"key": "pos", "match": {"value": 1.5}}]}));
     println!(
@@ -224,14 +223,7 @@ fn synthetic() -> Result<(), Box<dyn std::error::Error>> {
             ..SearchRequest::new(&q, 3)
         })?;
         println!("  {label} ({:.1} ms):", t.elapsed().as_secs_f64() * 1e3);
-        for h in hits {
-            println!(
-                "    {:>6}  {:.3}  {}",
-                h.id.to_string(),
-                h.score,
-                text(&h.payload)
-            );
-        }
+        print_hits(&hits);
     }
     Ok(())
 }

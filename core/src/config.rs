@@ -22,6 +22,14 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 4] = [
+        Metric::Cosine,
+        Metric::Dot,
+        Metric::Euclid,
+        Metric::Manhattan,
+    ];
+
     /// Whether a higher score means closer (similarities) rather than lower (distances).
     pub fn higher_is_closer(self) -> bool {
         matches!(self, Metric::Cosine | Metric::Dot)

@@ -128,12 +128,7 @@ fn check_against_brute_force(metric: Metric, vector_type: VectorType, n: usize, 
 
 #[test]
 fn search_matches_brute_force_for_every_metric_and_type() {
-    for metric in [
-        Metric::Cosine,
-        Metric::Dot,
-        Metric::Euclid,
-        Metric::Manhattan,
-    ] {
+    for metric in Metric::ALL {
         for vt in [VectorType::F32, VectorType::F16] {
             // Small (sequential scan) and large enough to take the parallel path.
             check_against_brute_force(metric, vt, 500, 17);
@@ -529,12 +524,7 @@ fn point_ids_parse_and_order() {
 
 #[test]
 fn metric_and_type_names_round_trip() {
-    for m in [
-        Metric::Cosine,
-        Metric::Dot,
-        Metric::Euclid,
-        Metric::Manhattan,
-    ] {
+    for m in Metric::ALL {
         assert_eq!(m.name().parse::<Metric>().unwrap(), m);
     }
     assert_eq!("Euclid".parse::<Metric>().unwrap(), Metric::Euclid);

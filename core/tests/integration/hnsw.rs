@@ -75,12 +75,7 @@ fn clustered(rng: &mut Rng, n: usize, dim: usize) -> Vec<f32> {
 #[test]
 fn recall_on_seeded_data_for_every_metric_and_type() {
     let (n, dim) = (6000, 24);
-    for metric in [
-        Metric::Cosine,
-        Metric::Dot,
-        Metric::Euclid,
-        Metric::Manhattan,
-    ] {
+    for metric in Metric::ALL {
         for vt in [VectorType::F32, VectorType::F16] {
             let mut rng = Rng::new(3);
             let mut data = clustered(&mut rng, n, dim);

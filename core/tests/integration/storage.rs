@@ -102,12 +102,7 @@ fn the_writer_still_produces_format_v1_byte_for_byte() {
 fn snapshot_round_trip_bytes_file_and_map() {
     let dir = std::env::temp_dir().join(format!("stratavec-storage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for metric in [
-        Metric::Cosine,
-        Metric::Dot,
-        Metric::Euclid,
-        Metric::Manhattan,
-    ] {
+    for metric in Metric::ALL {
         for vt in [VectorType::F32, VectorType::F16] {
             let col = golden_collection(metric, vt);
             let bytes = col.snapshot_bytes().unwrap();

@@ -65,12 +65,7 @@ pub extern "C" fn run() -> u32 {
             fail(line);
         }
     }
-    for metric in [
-        Metric::Cosine,
-        Metric::Dot,
-        Metric::Euclid,
-        Metric::Manhattan,
-    ] {
+    for metric in Metric::ALL {
         if let Err(e) = search_matches_brute_force(metric) {
             fail(format!("{metric}: {e}"));
         } else {
