@@ -77,7 +77,7 @@ fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save cr
 	done
 
 .PHONY: bench
-bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib; tables in bench/out/
+bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib, usearch and FAISS; tables and plot in bench/out/
 	scripts/setup.sh rust
 	mkdir -p bench/out
 	cargo bench -p stratavec-core
@@ -85,7 +85,7 @@ bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs 
 	cargo run --release -p stratavec-core --example storage_bench | tee bench/out/storage.md
 	scripts/setup.sh pybench
 	cargo build --release -p stratavec-core --example hnsw_bench
-	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 | tee bench/out/hnsw_wordnet.md
+	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_wordnet.png | tee bench/out/hnsw_wordnet.md
 
 .PHONY: clean
 clean: ## Remove build outputs

@@ -1,64 +1,214 @@
 #!/usr/bin/env python3
-"""stratavec's HNSW beside hnswlib on wordnet-minilm, measured in one run.
+"""stratavec's HNSW beside hnswlib, usearch and FAISS on wordnet-minilm, measured in one run.
 
-Both build with the same m / ef_construction on one thread, then answer the 2,000 queries one
-at a time on one thread over the same ef sweep; recall@10 is against the dataset's exact ground
-truth. Prints a markdown table with the ratios. Usage:
-  hnsw_wordnet.py path/to/hnsw_bench [m] [ef_construction]
+Every engine runs in its own process (so peak memory is its own) on the same data: it builds
+with the same m / ef_construction on the same number of threads, then answers the 2,000 queries
+on one thread over an ef sweep (peers get the whole query matrix in one call with one thread, so
+no Python overhead per query is charged to them). Recall@10 is against the dataset's exact
+ground truth. Prints a markdown report with ratios, and writes a recall/QPS plot.
+
+Usage: hnsw_wordnet.py path/to/hnsw_bench [m] [ef_construction] [threads] [plot.png]
+       hnsw_wordnet.py --engine NAME m ef_construction threads     (one peer; JSON lines)
 """
 import json
+import os
 import pathlib
 import subprocess
 import sys
 import time
 
-import hnswlib
 import numpy as np
 
 DATA = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "wordnet-minilm"
-EFS = [10, 16, 32, 64, 128, 256]
+EFS = [10, 16, 24, 32, 48, 64, 96, 128, 256]
+PEERS = ["hnswlib", "usearch", "faiss-hnsw", "faiss-flat"]
+TARGET = 0.95
 
 
-def hnswlib_run(m, ef_c):
+def kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def load():
     base = np.load(DATA / "base.f16.npy").astype(np.float32)
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     queries = np.load(DATA / "queries.f32.npy").astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     gt = np.load(DATA / "gt_top100.npz")["none"][:, :10]
-    index = hnswlib.Index(space="cosine", dim=base.shape[1])
-    index.set_num_threads(1)
+    return base, queries, gt
+
+
+def recall(labels, gt):
+    return sum(len(set(l.tolist()) & set(g.tolist())) for l, g in zip(labels, gt)) / gt.size
+
+
+def emit(**record):
+    print(json.dumps(record), flush=True)
+
+
+def peer(name, m, ef_c, threads):
+    base, queries, gt = load()
+    n, dim = base.shape
+    tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"stratavec-bench-{name}-{os.getpid()}"
+    before = kib("VmRSS:")
     t = time.perf_counter()
-    index.init_index(max_elements=base.shape[0], M=m, ef_construction=ef_c, random_seed=1)
-    index.add_items(base, np.arange(base.shape[0]), num_threads=1)
-    out = [{"engine": "hnswlib", "event": "build", "seconds": time.perf_counter() - t}]
-    for ef in EFS:
-        index.set_ef(ef)
+    if name == "hnswlib":
+        import hnswlib
+        index = hnswlib.Index(space="ip", dim=dim)
+        index.init_index(max_elements=n, M=m, ef_construction=ef_c, random_seed=1)
+        index.add_items(base, np.arange(n), num_threads=threads)
+
+        def search(ef):
+            index.set_ef(ef)
+            return index.knn_query(queries, k=10, num_threads=1)[0]
+
+        def reopen():
+            index.save_index(str(tmp))
+            t = time.perf_counter()
+            again = hnswlib.Index(space="ip", dim=dim)
+            again.load_index(str(tmp))
+            again.knn_query(queries[:1], k=10)
+            return time.perf_counter() - t
+    elif name == "usearch":
+        from usearch.index import Index
+        index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=m, expansion_add=ef_c)
+        index.add(np.arange(n), base, threads=threads)
+
+        def search(ef):
+            index.expansion_search = ef
+            return index.search(queries, 10, threads=1).keys
+
+        def reopen():
+            index.save(str(tmp))
+            t = time.perf_counter()
+            again = Index.restore(str(tmp), view=True)
+            again.search(queries[:1], 10)
+            return time.perf_counter() - t
+    elif name in ("faiss-hnsw", "faiss-flat"):
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        if name == "faiss-hnsw":
+            index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = ef_c
+        else:
+            index = faiss.IndexFlatIP(dim)
+        index.add(base)
+
+        def search(ef):
+            faiss.omp_set_num_threads(1)
+            if name == "faiss-hnsw":
+                index.hnsw.efSearch = ef
+            return index.search(queries, 10)[1]
+
+        def reopen():
+            faiss.write_index(index, str(tmp))
+            t = time.perf_counter()
+            again = faiss.read_index(str(tmp), faiss.IO_FLAG_MMAP)
+            again.search(queries[:1], 10)
+            return time.perf_counter() - t
+    else:
+        raise SystemExit(f"unknown engine {name}")
+    build = time.perf_counter() - t
+    memory = (kib("VmHWM:") - before) / 1024
+    emit(engine=name, event="build", seconds=build, memory_mib=memory, threads=threads)
+    for ef in (EFS if name != "faiss-flat" else [0]):
         t = time.perf_counter()
-        labels = [index.knn_query(q, k=10, num_threads=1)[0][0] for q in queries]
+        labels = search(ef)
         secs = time.perf_counter() - t
-        found = sum(len(set(l.tolist()) & set(g.tolist())) for l, g in zip(labels, gt))
-        out.append({"engine": "hnswlib", "event": "search", "ef": ef, "qps": len(queries) / secs,
-                    "recall": found / (10 * len(queries))})
-    return out
+        emit(engine=name, event="search", ef=ef, qps=len(queries) / secs, recall=recall(labels, gt))
+    emit(engine=name, event="open", seconds=reopen())
+    tmp.unlink(missing_ok=True)
+
+
+def at_recall(points, target):
+    """Queries/s at `target` recall, interpolated along the engine's curve; None if never reached."""
+    pts = sorted((p["recall"], p["qps"]) for p in points)
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 <= target <= r1:
+            return q0 if r1 == r0 else q0 + (q1 - q0) * (target - r0) / (r1 - r0)
+    if pts and pts[0][0] >= target:
+        return max(q for r, q in pts if r >= target)
+    return None
 
 
 def main():
+    if sys.argv[1] == "--engine":
+        peer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        return
     exe = sys.argv[1]
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 16
     ef_c = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    ours = [json.loads(l) for l in subprocess.run([exe, str(m), str(ef_c)], check=True, capture_output=True,
-                                                   text=True).stdout.splitlines() if l.startswith("{")]
-    theirs = hnswlib_run(m, ef_c)
-    build = {r["engine"]: r["seconds"] for r in ours + theirs if r["event"] == "build"}
-    print(f"wordnet-minilm, {m=}, ef_construction={ef_c}, one thread for build and queries\n")
-    print(f"| build | stratavec {build['stratavec']:.1f} s | hnswlib {build['hnswlib']:.1f} s | "
-          f"time ratio {build['stratavec'] / build['hnswlib']:.2f}x |\n")
-    print("| ef | stratavec QPS | recall@10 | hnswlib QPS | recall@10 | QPS ratio |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    s = {r["ef"]: r for r in ours if r["event"] == "search"}
-    h = {r["ef"]: r for r in theirs if r["event"] == "search"}
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    plot = sys.argv[5] if len(sys.argv) > 5 else None
+    records = []
+    runs = [("stratavec", [exe, str(m), str(ef_c)])]
+    runs += [(p, [sys.executable, __file__, "--engine", p, str(m), str(ef_c), str(threads)]) for p in PEERS]
+    for name, cmd in runs:
+        env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        records += [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        print(f"measured {name}", file=sys.stderr)
+    engines = ["stratavec"] + PEERS
+    get = lambda e, ev: [r for r in records if r["engine"] == e and r["event"] == ev]
+    build = {e: get(e, "build")[0] for e in engines}
+    opened = {e: get(e, "open")[0]["seconds"] for e in engines}
+    at = {e: at_recall(get(e, "search"), TARGET) for e in engines}
+
+    print(f"# HNSW on wordnet-minilm (115,659 x 384, cosine), m={m}, ef_construction={ef_c}\n")
+    print(f"Build on {threads} threads; queries on one thread; recall@10 against exact ground truth; "
+          "all engines in one run on the same machine.\n")
+    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | stratavec QPS ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for e in engines:
+        q = at[e]
+        ratio = f"{at['stratavec'] / q:.2f}x" if q and at["stratavec"] else "-"
+        qps = f"{q:.0f}" if q else "not reached"
+        b = build[e]
+        print(f"| {e} | {b['seconds']:.1f} | {build['stratavec']['seconds'] / b['seconds']:.2f}x | "
+              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | {ratio} |")
+    print("\nBuild ratio = stratavec time / engine time (below 1 is faster); QPS ratio = stratavec / engine "
+          "(above 1 is faster). faiss-flat is exact search (recall 1.0).\n")
+    print("| ef | " + " | ".join(f"{e} QPS / recall" for e in engines if e != "faiss-flat") + " |")
+    print("|---:|" + "---:|" * (len(engines) - 1))
     for ef in EFS:
-        print(f"| {ef} | {s[ef]['qps']:.0f} | {s[ef]['recall']:.4f} | {h[ef]['qps']:.0f} | {h[ef]['recall']:.4f} | "
-              f"{s[ef]['qps'] / h[ef]['qps']:.2f}x |")
+        cells = []
+        for e in engines:
+            if e == "faiss-flat":
+                continue
+            r = [x for x in get(e, "search") if x["ef"] == ef][0]
+            cells.append(f"{r['qps']:.0f} / {r['recall']:.4f}")
+        print(f"| {ef} | " + " | ".join(cells) + " |")
+    flat = get("faiss-flat", "search")[0]
+    print(f"\nfaiss-flat (exact, one thread): {flat['qps']:.0f} QPS, recall {flat['recall']:.4f}\n")
+    filtered = get("stratavec", "filtered")
+    if filtered:
+        unfiltered = [x for x in get("stratavec", "search") if x["ef"] == 64][0]["qps"]
+        print("Filtered search, stratavec, ef=64 (recall against the filter's exact ground truth):\n")
+        print("| filter | selectivity | recall@10 | QPS | QPS / unfiltered |")
+        print("|---|---:|---:|---:|---:|")
+        for r in filtered:
+            print(f"| {r['filter']} | {r['selectivity']} | {r['recall']:.4f} | {r['qps']:.0f} | "
+                  f"{r['qps'] / unfiltered:.2f} |")
+    if plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for e in engines:
+            pts = sorted((x["recall"], x["qps"]) for x in get(e, "search"))
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=e)
+        ax.set_xlabel("recall@10")
+        ax.set_ylabel("queries/s, one thread")
+        ax.set_yscale("log")
+        ax.set_title(f"wordnet-minilm, m={m}, ef_construction={ef_c}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=120)
+        print(f"\nPlot: {plot}")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ case "${1:-}" in
   pybench)
     # A local venv with the Python peers the benchmarks compare against.
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/pip install -q hnswlib numpy
+    .venv/bin/pip install -q hnswlib usearch faiss-cpu numpy matplotlib
     ;;
   node)
     command -v node >/dev/null || apt_install nodejs

@@ -1,20 +1,81 @@
-//! HNSW on the shared wordnet-minilm set: build time, then single-thread queries/s and
-//! recall@10 against the dataset's exact ground truth over an ef sweep. Prints one JSON object
-//! per line so `bench/hnsw_wordnet.py` can set it beside hnswlib measured in the same run.
+//! HNSW on the shared wordnet-minilm set, one JSON object per line for `bench/hnsw_wordnet.py`,
+//! which sets it beside hnswlib, usearch and FAISS measured in the same run:
+//! - build: ingest plus graph build on all rayon threads (`RAYON_NUM_THREADS` to choose), and the
+//!   memory the process gained doing it (peak RSS after minus RSS before, from /proc);
+//! - search: single-thread queries/s and recall@10 against the dataset's exact ground truth over
+//!   an ef sweep;
+//! - open: the time to memory-map the snapshot (graph included) and answer a first query;
+//! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
-//! Usage: hnsw_bench [m] [ef_construction]
+//! Usage: hnsw_bench [m] [ef_construction] [f32|f16]
 
 use std::collections::HashSet;
 use std::time::Instant;
 
-use stratavec_core::{Collection, CollectionConfig, HnswParams, Metric, PointId, SearchRequest};
+use stratavec_core::{
+    Collection, CollectionConfig, Filter, HnswParams, Metric, PointId, SearchRequest, Snapshot,
+    VectorType,
+};
 use stratavec_testkit::dataset::Wordnet;
+
+/// A `/proc/self/status` field in KiB (Linux; 0 elsewhere).
+fn proc_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs every query at `ef`; returns (queries/s, recall@10 against `gt`).
+fn run(
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>,
+    w: &Wordnet,
+    gt: &[i32],
+    ef: usize,
+    filter: Option<&Filter>,
+) -> (f64, f64) {
+    let nq = w.queries.len() / w.dim;
+    let t = Instant::now();
+    let mut found = 0usize;
+    let mut wanted = 0usize;
+    for (qi, q) in w.queries.chunks_exact(w.dim).enumerate() {
+        let hits = search(&SearchRequest {
+            ef: Some(ef),
+            filter,
+            with_payload: false,
+            ..SearchRequest::new(q, 10)
+        });
+        // Ground truth rows are padded with -1 where fewer than 100 points match.
+        let truth: HashSet<u64> = gt[qi * 100..qi * 100 + 10]
+            .iter()
+            .filter(|&&r| r >= 0)
+            .map(|&r| r as u64)
+            .collect();
+        wanted += truth.len();
+        found += hits
+            .iter()
+            .filter(|h| matches!(h.id, PointId::Num(i) if truth.contains(&i)))
+            .count();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    (nq as f64 / secs, found as f64 / wanted.max(1) as f64)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    let vector_type = if std::env::args().any(|a| a == "f16") {
+        VectorType::F16
+    } else {
+        VectorType::F32
+    };
     let m = args.first().copied().unwrap_or(16);
     let ef_construction = args.get(1).copied().unwrap_or(200);
     let Some(w) = Wordnet::load()? else {
@@ -22,9 +83,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let n = w.len();
-    let mut col = Collection::new(CollectionConfig::new(w.dim, Metric::Cosine))?;
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rss_before = proc_kib("VmRSS:");
+    let t = Instant::now();
+    let mut col = Collection::new(
+        CollectionConfig::new(w.dim, Metric::Cosine).with_vector_type(vector_type),
+    )?;
     let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
-    col.upsert(&ids, &w.base, None)?;
+    col.upsert(&ids, &w.base, Some(w.payloads.clone()))?;
+    let ingest = t.elapsed().as_secs_f64();
     let t = Instant::now();
     col.build_index(HnswParams {
         m,
@@ -32,34 +102,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..HnswParams::default()
     })?;
     let build = t.elapsed().as_secs_f64();
+    let memory_mib = proc_kib("VmHWM:").saturating_sub(rss_before) as f64 / 1024.0;
     println!(
-        r#"{{"engine": "stratavec", "event": "build", "m": {m}, "ef_construction": {ef_construction}, "threads": 1, "seconds": {build:.3}}}"#
+        r#"{{"engine": "stratavec", "event": "build", "m": {m}, "ef_construction": {ef_construction}, "threads": {threads}, "type": "{vector_type}", "seconds": {build:.3}, "ingest_seconds": {ingest:.3}, "memory_mib": {memory_mib:.1}}}"#
     );
     let gt = w.ground_truth("none").ok_or("no ground truth")?;
-    let nq = w.queries.len() / w.dim;
-    for ef in [10, 16, 32, 64, 128, 256] {
-        let t = Instant::now();
-        let mut found = 0usize;
-        for (qi, q) in w.queries.chunks_exact(w.dim).enumerate() {
-            let hits = col.search(&SearchRequest {
-                ef: Some(ef),
-                with_payload: false,
-                ..SearchRequest::new(q, 10)
-            })?;
-            let truth: HashSet<u64> = gt[qi * 100..qi * 100 + 10]
-                .iter()
-                .map(|&r| r as u64)
-                .collect();
-            found += hits
-                .iter()
-                .filter(|h| matches!(h.id, PointId::Num(i) if truth.contains(&i)))
-                .count();
-        }
-        let secs = t.elapsed().as_secs_f64();
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
+        let (qps, recall) = run(&|r| col.search(r).unwrap_or_default(), &w, gt, ef, None);
         println!(
-            r#"{{"engine": "stratavec", "event": "search", "ef": {ef}, "qps": {:.1}, "recall": {:.4}}}"#,
-            nq as f64 / secs,
-            found as f64 / (nq * 10) as f64
+            r#"{{"engine": "stratavec", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
+        );
+    }
+
+    let path = std::env::temp_dir().join(format!("stratavec-bench-{}.svdb", std::process::id()));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    col.write_snapshot(&mut file)?;
+    drop(file);
+    let t = Instant::now();
+    let snap = Snapshot::map(&path)?;
+    snap.search(&SearchRequest::new(&w.queries[..w.dim], 10))?;
+    let open = t.elapsed().as_secs_f64();
+    println!(
+        r#"{{"engine": "stratavec", "event": "open", "seconds": {open:.4}, "indexed": {}}}"#,
+        snap.has_index()
+    );
+    drop(snap);
+    std::fs::remove_file(&path)?;
+
+    for (name, spec) in &w.filters {
+        let Some(gt) = w.ground_truth(name) else {
+            continue;
+        };
+        let filter = Filter::from_json(&spec["filter"])?;
+        let (qps, recall) = run(&|r| col.search(r).unwrap_or_default(), &w, gt, 64, Some(&filter));
+        println!(
+            r#"{{"engine": "stratavec", "event": "filtered", "filter": "{name}", "selectivity": {}, "ef": 64, "qps": {qps:.1}, "recall": {recall:.4}}}"#,
+            spec["selectivity"]
         );
     }
     Ok(())

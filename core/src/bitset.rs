@@ -30,6 +30,14 @@ impl Bitset {
         absent
     }
 
+    /// Extends the set to rows `0..len` (new rows absent); never shrinks it.
+    pub(crate) fn grow(&mut self, len: usize) {
+        if len > self.len {
+            self.words.resize(len.div_ceil(64), 0);
+            self.len = len;
+        }
+    }
+
     /// How many rows are in the set.
     pub(crate) fn count(&self) -> usize {
         self.ones

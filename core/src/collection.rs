@@ -1,9 +1,15 @@
 //! A collection: points (id, vector, payload) under one configuration, and every operation on
 //! them.
 //!
-//! Storage is dense: row `i` holds `ids[i]`, vector `i` and `payloads[i]`, and `index` maps each
-//! id to its row. Deleting moves the last row into the hole, so there are no tombstones and
-//! scans touch only live rows; `index` is a `BTreeMap` so `scroll` pages in id order.
+//! Row `i` holds `ids[i]`, vector `i` and `payloads[i]`, and `index` maps each live id to its
+//! row; `index` is a `BTreeMap` so `scroll` pages in id order.
+//!
+//! Without an HNSW graph, storage is dense: a delete moves the last row into the hole. With a
+//! graph, rows never move between compactions, because the graph names them: a delete (or a
+//! vector replaced by an upsert) leaves a tombstone in `dead`, new vectors are appended and
+//! linked into the graph at once, and [`Collection::optimize`] (run automatically once a
+//! quarter of the rows are tombstones) drops the tombstones and repairs the graph around them.
+//! Invariant: `dead` is empty whenever there is no graph.
 //!
 //! Every write validates its whole input before changing anything: a batch is applied entirely
 //! or not at all.
@@ -12,10 +18,13 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
+use crate::bitset::Bitset;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::index::hnsw::{HnswGraph, HnswParams};
+use crate::index::hnsw::compact::DROPPED;
+use crate::index::hnsw::space::with_space;
+use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::point::{Payload, PointId};
 use crate::read::{self, Layer, PointSource};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
@@ -25,12 +34,17 @@ use crate::vectors::{self, RowsRef, VectorStore};
 /// The most points one collection holds: row offsets are u32.
 pub const MAX_POINTS: usize = u32::MAX as usize;
 
+/// Compaction waits for at least this many tombstones, so small collections do not churn.
+const COMPACT_MIN_DEAD: usize = 64;
+
 /// A collection of points.
 #[derive(Debug, Clone)]
 pub struct Collection {
     config: CollectionConfig,
-    /// The HNSW graph over the current rows; dropped by any change to vectors or row order.
+    /// The HNSW graph over every row, tombstones included.
     hnsw: Option<HnswGraph>,
+    /// Tombstoned rows (only while there is a graph).
+    dead: Bitset,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -44,6 +58,7 @@ impl Collection {
         Ok(Collection {
             vectors: VectorStore::new(&config),
             hnsw: None,
+            dead: Bitset::new(0),
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -58,12 +73,20 @@ impl Collection {
 
     /// Number of points.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.index.len()
     }
 
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.index.is_empty()
+    }
+
+    /// This collection as one read layer, tombstones excluded.
+    pub(crate) fn layer(&self) -> Layer<'_> {
+        Layer {
+            src: self,
+            dead: (self.dead.count() > 0).then_some(&self.dead),
+        }
     }
 
     /// Inserts or replaces points. `vectors` holds `ids.len()` vectors back to back;
@@ -128,8 +151,12 @@ impl Collection {
                 format!("vector {i} of the batch, id {}", ids[i])
             })?;
         }
-        let new_points = ids.iter().filter(|id| !self.index.contains_key(id)).count();
-        if self.len() + new_points > MAX_POINTS {
+        let new_rows = if self.hnsw.is_some() {
+            n
+        } else {
+            ids.iter().filter(|id| !self.index.contains_key(id)).count()
+        };
+        if self.ids.len() + new_rows > MAX_POINTS {
             return Err(Error::InvalidArgument(format!(
                 "a collection holds at most {MAX_POINTS} points"
             )));
@@ -145,13 +172,15 @@ impl Collection {
         payloads: Option<Vec<Payload>>,
     ) {
         let dim = self.config.dim;
-        if !ids.is_empty() {
-            self.hnsw = None;
-        }
-        let new_points = ids.iter().filter(|id| !self.index.contains_key(id)).count();
-        self.vectors.reserve(new_points);
-        self.ids.reserve(new_points);
-        self.payloads.reserve(new_points);
+        let indexed = self.hnsw.is_some();
+        let new_rows = if indexed {
+            ids.len()
+        } else {
+            ids.iter().filter(|id| !self.index.contains_key(id)).count()
+        };
+        self.vectors.reserve(new_rows);
+        self.ids.reserve(new_rows);
+        self.payloads.reserve(new_rows);
         let mut payloads = payloads.map(Vec::into_iter);
         for (id, v) in ids.iter().zip(vectors.chunks_exact(dim)) {
             let payload = payloads
@@ -159,11 +188,16 @@ impl Collection {
                 .and_then(Iterator::next)
                 .unwrap_or_default();
             match self.index.get(id) {
-                Some(&row) => {
+                Some(&row) if !indexed => {
                     self.vectors.set(row as usize, v);
                     self.payloads[row as usize] = payload;
                 }
-                None => {
+                old => {
+                    if let Some(&row) = old {
+                        // The graph names this row: the new vector goes in a new row.
+                        self.dead.grow(self.ids.len());
+                        self.dead.insert(row as usize);
+                    }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);
                     self.ids.push(*id);
@@ -172,16 +206,86 @@ impl Collection {
                 }
             }
         }
+        self.link_new_rows();
+        self.compact_if_worthwhile();
+    }
+
+    /// Links rows appended since the graph last grew.
+    fn link_new_rows(&mut self) {
+        let Some(g) = self.hnsw.as_mut() else {
+            return;
+        };
+        self.dead.grow(self.ids.len());
+        // Cannot fail: the row count was checked against MAX_POINTS before any row was added.
+        let linked = g.insert_rows(
+            self.vectors.rows(),
+            self.config.dim,
+            self.config.metric,
+            self.ids.len(),
+        );
+        debug_assert!(linked.is_ok());
+    }
+
+    /// Compacts once tombstones are a quarter of the rows.
+    fn compact_if_worthwhile(&mut self) {
+        let dead = self.dead.count();
+        if dead >= COMPACT_MIN_DEAD && dead * 4 >= self.ids.len() {
+            self.optimize();
+        }
+    }
+
+    /// Drops tombstoned rows now, repairing the graph around them (this otherwise happens by
+    /// itself once a quarter of the rows are tombstones). Searches are correct either way;
+    /// compaction reclaims memory and keeps the graph tight.
+    pub fn optimize(&mut self) {
+        if self.dead.count() == 0 {
+            return;
+        }
+        let mut new_row = vec![DROPPED; self.ids.len()];
+        let mut next = 0u32;
+        for (r, slot) in new_row.iter_mut().enumerate() {
+            if !self.dead.contains(r) {
+                *slot = next;
+                next += 1;
+            }
+        }
+        if let Some(g) = &self.hnsw {
+            let (compacted, pending) = with_space!(
+                self.vectors.rows(),
+                self.config.dim,
+                self.config.metric,
+                |space| g.view().compact(space, &new_row, next as usize)
+            );
+            debug_assert!(pending.is_empty());
+            self.hnsw = Some(compacted);
+        }
+        self.vectors.remove_rows(&self.dead);
+        let mut r = 0;
+        self.ids.retain(|_| {
+            r += 1;
+            !self.dead.contains(r - 1)
+        });
+        let mut r = 0;
+        self.payloads.retain(|_| {
+            r += 1;
+            !self.dead.contains(r - 1)
+        });
+        for row in self.index.values_mut() {
+            *row = new_row[*row as usize];
+        }
+        self.dead = Bitset::new(self.ids.len());
     }
 
     /// Deletes points by id; ids that do not exist are skipped. Returns how many were deleted.
     pub fn delete(&mut self, ids: &[PointId]) -> usize {
-        ids.iter().filter(|id| self.remove(id)).count()
+        let deleted = ids.iter().filter(|id| self.remove(id)).count();
+        self.compact_if_worthwhile();
+        deleted
     }
 
     /// Deletes every point passing `filter`. Returns how many were deleted.
     pub fn delete_by_filter(&mut self, filter: &Filter) -> Result<usize> {
-        let doomed: Vec<PointId> = read::matching_rows(Layer::whole(self), filter)?
+        let doomed: Vec<PointId> = read::matching_rows(self.layer(), filter)?
             .into_iter()
             .map(|row| self.ids[row as usize])
             .collect();
@@ -192,8 +296,12 @@ impl Collection {
         let Some(row) = self.index.remove(id) else {
             return false;
         };
-        self.hnsw = None;
         let row = row as usize;
+        if self.hnsw.is_some() {
+            self.dead.grow(self.ids.len());
+            self.dead.insert(row);
+            return true;
+        }
         let last = self.ids.len() - 1;
         self.vectors.swap_remove(row);
         self.ids.swap_remove(row);
@@ -204,7 +312,7 @@ impl Collection {
         true
     }
 
-    crate::read::read_methods!(self => [Layer::whole(self)]);
+    crate::read::read_methods!(self => [self.layer()]);
 
     /// Replaces the payload keys given in `payload` on these points, keeping other keys.
     /// Returns how many points were updated.
@@ -255,6 +363,17 @@ impl Collection {
     ) -> Result<u64> {
         let rows = self.vectors.rows();
         let dim = self.config.dim;
+        // The file numbers rows in id order: the graph is renumbered to match, and tombstones
+        // are dropped on the way.
+        let graph = self.hnsw.as_ref().map(|g| {
+            let mut new_row = vec![DROPPED; self.ids.len()];
+            for (i, &r) in self.index.values().enumerate() {
+                new_row[r as usize] = i as u32;
+            }
+            with_space!(rows, dim, self.config.metric, |space| {
+                g.view().compact(space, &new_row, self.index.len()).0
+            })
+        });
         let source = SegmentSource {
             config: self.config,
             ids: self.index.keys().copied().collect(),
@@ -268,6 +387,7 @@ impl Collection {
                 .values()
                 .map(|&r| PayloadOut::Parsed(&self.payloads[r as usize]))
                 .collect(),
+            graph: graph.as_ref(),
         };
         write_segment(w, kind, &source)
     }
@@ -279,10 +399,14 @@ impl Collection {
         Ok(out)
     }
 
-    /// Builds an HNSW graph over the current points; searches use it (see
-    /// [`crate::SearchRequest::ef`]) until the next change to vectors, which drops it, after which
-    /// searches are exact until it is built again.
+    /// Builds an HNSW graph over the current points (on all cores with the `parallel`
+    /// feature); searches use it (see [`crate::SearchRequest::ef`]). From then on, upserts link
+    /// new vectors into the graph as they arrive and deletes leave tombstones (see the module
+    /// docs), so the index stays current. Building again replaces the graph.
     pub fn build_index(&mut self, params: HnswParams) -> Result<()> {
+        params.validate()?;
+        self.optimize();
+        self.hnsw = None;
         self.hnsw = Some(HnswGraph::build(
             self.vectors.rows(),
             self.config.dim,
@@ -308,12 +432,12 @@ impl Collection {
         payload: Payload,
     ) {
         debug_assert!(!self.index.contains_key(&id));
-        self.hnsw = None;
         let at = self.ids.len() as u32;
         self.vectors.push_stored(from, row);
         self.ids.push(id);
         self.payloads.push(payload);
         self.index.insert(id, at);
+        self.link_new_rows();
     }
 
     /// The payload of row `row`.
@@ -337,6 +461,7 @@ impl Collection {
             col.payloads.push(segment.payload(row)?);
             col.index.insert(id, row as u32);
         }
+        col.hnsw = segment.hnsw().map(|g| g.to_owned_graph());
         Ok(col)
     }
 }
@@ -375,7 +500,7 @@ impl PointSource for Collection {
         Ok(Cow::Borrowed(&self.payloads[row]))
     }
 
-    fn hnsw(&self) -> Option<&HnswGraph> {
-        self.hnsw.as_ref()
+    fn hnsw(&self) -> Option<GraphRef<'_>> {
+        self.hnsw.as_ref().map(HnswGraph::view)
     }
 }

@@ -28,8 +28,10 @@ use crate::collection::Collection;
 use crate::config::{CollectionConfig, VectorType};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::index::hnsw::compact::gathered_graph;
+use crate::index::hnsw::HnswParams;
 use crate::point::{Payload, PointId};
-use crate::read::{self, Layer};
+use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::wal::{self, SyncPolicy, WalOp, WalWriter};
@@ -227,6 +229,8 @@ struct Layers {
     /// Rows of `base` deleted or superseded by `mem`.
     dead: Bitset,
     mem: Collection,
+    /// The HNSW parameters every checkpoint builds a graph with, if the collection is indexed.
+    index: Option<HnswParams>,
 }
 
 impl Layers {
@@ -235,6 +239,7 @@ impl Layers {
             base: None,
             dead: Bitset::new(0),
             mem: Collection::new(config)?,
+            index: None,
         })
     }
 
@@ -242,6 +247,7 @@ impl Layers {
         let n = segment.len();
         Ok(Layers {
             mem: Collection::new(*segment.config())?,
+            index: segment.hnsw().map(|g| g.params()),
             base: Some(Arc::new(segment)),
             dead: Bitset::new(n),
         })
@@ -255,7 +261,7 @@ impl Layers {
                 dead: Some(&self.dead),
             });
         }
-        v.push(Layer::whole(&self.mem));
+        v.push(self.mem.layer());
         v
     }
 
@@ -336,8 +342,10 @@ impl Layers {
         let dim = config.dim;
         let from_base = |l: usize| self.base.is_some() && l == 0;
         let (mut ids, mut rows, mut payloads) = (Vec::new(), Vec::new(), Vec::new());
+        let mut origin: Vec<(u32, u32)> = Vec::new();
         for (l, row) in read::in_id_order(&layers, None) {
             let src = layers[l].src;
+            origin.push((l as u32, row as u32));
             ids.push(src.id(row));
             rows.push(src.rows().bytes(row, dim));
             payloads.push(match &self.base {
@@ -345,6 +353,17 @@ impl Layers {
                 _ => PayloadOut::Parsed(self.mem.payload_at(row)),
             });
         }
+        // The graph is carried over from the layer that has one with the same parameters (the
+        // checkpoint, or a restored collection) and the other rows are linked into it.
+        let graph = self.index.map(|params| {
+            let carried = layers
+                .iter()
+                .enumerate()
+                .filter_map(|(l, layer)| layer.src.hnsw().map(|g| (l, g)))
+                .find(|(_, g)| g.params() == params);
+            let parts: Vec<_> = layers.iter().map(|l| l.src.rows()).collect();
+            gathered_graph(params, carried, &parts, &origin, dim, config.metric)
+        });
         write_segment(
             w,
             kind,
@@ -353,6 +372,7 @@ impl Layers {
                 ids,
                 rows,
                 payloads,
+                graph: graph.as_ref(),
             },
         )
     }
@@ -437,7 +457,11 @@ impl DurableCollection {
     ) -> Result<DurableCollection> {
         let restored = snapshot.to_collection()?;
         let d = DurableCollection::create(dir, *snapshot.config(), options)?;
-        d.write_state().mem = restored;
+        {
+            let mut st = d.write_state();
+            st.index = restored.hnsw().map(|g| g.params());
+            st.mem = restored;
+        }
         d.checkpoint_now(true)?;
         Ok(d)
     }
@@ -663,6 +687,7 @@ impl DurableCollection {
                 base: st.base.clone(),
                 dead: st.dead.clone(),
                 mem: st.mem.clone(),
+                index: st.index,
             }
         };
         view.write(w, FileKind::Snapshot)
@@ -673,6 +698,21 @@ impl DurableCollection {
     pub fn verify(&self) -> Result<()> {
         let base = self.read_state().base.clone();
         base.map_or(Ok(()), |b| b.verify())
+    }
+
+    /// Indexes the collection with HNSW: a checkpoint is written now with the graph in it, and
+    /// every later checkpoint carries the graph over, linking in the points written since.
+    /// Until then those points are searched exactly, beside the graph. Building again with
+    /// other parameters builds a new graph.
+    pub fn build_index(&self, params: HnswParams) -> Result<()> {
+        params.validate()?;
+        self.write_state().index = Some(params);
+        self.checkpoint_now(true)
+    }
+
+    /// Whether the collection is indexed (see [`DurableCollection::build_index`]).
+    pub fn has_index(&self) -> bool {
+        self.read_state().index.is_some()
     }
 
     /// Writes the live points as the next segment, switches to a fresh log, replaces the

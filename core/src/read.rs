@@ -8,7 +8,7 @@ use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::index::hnsw::HnswGraph;
+use crate::index::hnsw::{Allow, GraphRef};
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::search::exact::{self, Candidates, Query};
 use crate::topk::TopK;
@@ -33,7 +33,7 @@ pub(crate) trait PointSource: Sync {
     fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_>;
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>>;
     /// The HNSW graph over these rows, if one is built and current.
-    fn hnsw(&self) -> Option<&HnswGraph> {
+    fn hnsw(&self) -> Option<GraphRef<'_>> {
         None
     }
 }
@@ -360,26 +360,18 @@ pub(crate) fn search_batch(
         let cap = |i: usize, n: usize| requests[i].k.saturating_add(requests[i].offset).min(n);
         let mut merged: Vec<TopK> = members.iter().map(|&i| TopK::new(cap(i, total))).collect();
         for (layer, &base) in layers.iter().zip(&bases) {
-            let allowed = match filter {
+            let dead = layer.dead.filter(|d| d.count() > 0);
+            let graph = layer.src.hnsw();
+            let matching = match filter {
                 Some(f) => Some(matching_rows(*layer, f)?),
-                None if layer.dead.is_some_and(|d| d.count() > 0) => Some(
-                    (0..layer.src.len())
-                        .filter(|&r| layer.live(r))
-                        .map(|r| r as u32)
-                        .collect(),
-                ),
                 None => None,
             };
-            let cands = match &allowed {
-                Some(rows) => Candidates::List(rows),
-                None => Candidates::All(layer.src.len()),
-            };
+            let allowed_count = matching
+                .as_ref()
+                .map_or_else(|| layer.live_count(), Vec::len);
             // The planner: the graph when there is one and the allowed set is not small;
             // a small allowed set is cheaper (and exact) to scan than to traverse around.
-            let graph = layer
-                .src
-                .hnsw()
-                .filter(|_| cands.len() >= layer.src.len() / PLANNER_EXACT_FRACTION);
+            let graph = graph.filter(|_| allowed_count >= layer.src.len() / PLANNER_EXACT_FRACTION);
             // (slot in `merged`, request index) for each member, split by strategy.
             type Members<'m> = Vec<(usize, &'m usize)>;
             let (graph_members, exact_members): (Members<'_>, Members<'_>) = members
@@ -387,19 +379,21 @@ pub(crate) fn search_batch(
                 .enumerate()
                 .partition(|(_, &i)| graph.is_some() && !requests[i].exact);
             if let Some(g) = graph.filter(|_| !graph_members.is_empty()) {
-                let mask = allowed.as_ref().map(|rows| {
+                let mask = matching.as_ref().map(|rows| {
                     let mut b = Bitset::new(layer.src.len());
                     rows.iter().for_each(|&r| {
                         b.insert(r as usize);
                     });
                     b
                 });
-                let ok = |r: u32| mask.as_ref().is_none_or(|b| b.contains(r as usize));
-                let allowed_fn: Option<&dyn Fn(u32) -> bool> =
-                    if mask.is_some() { Some(&ok) } else { None };
+                let allow = match (&mask, dead) {
+                    (Some(m), _) => Allow::Only(m),
+                    (None, Some(d)) => Allow::Except(d),
+                    (None, None) => Allow::All,
+                };
                 for (slot, &i) in graph_members {
                     let r = &requests[i];
-                    let want = cap(i, cands.len());
+                    let want = cap(i, allowed_count);
                     let ef = r.ef.unwrap_or(64).max(want);
                     for c in g.search(
                         layer.src.rows(),
@@ -408,7 +402,7 @@ pub(crate) fn search_batch(
                         &prepared[i],
                         want,
                         ef,
-                        allowed_fn,
+                        allow,
                     ) {
                         merged[slot].push(c.score, (base + c.offset as usize) as u32);
                     }
@@ -417,6 +411,19 @@ pub(crate) fn search_batch(
             if exact_members.is_empty() {
                 continue;
             }
+            let live_rows: Option<Vec<u32>> = match (&matching, dead) {
+                (None, Some(_)) => Some(
+                    (0..layer.src.len())
+                        .filter(|&r| layer.live(r))
+                        .map(|r| r as u32)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let cands = match (&matching, &live_rows) {
+                (Some(rows), _) | (None, Some(rows)) => Candidates::List(rows),
+                (None, None) => Candidates::All(layer.src.len()),
+            };
             let queries: Vec<Query<'_>> = exact_members
                 .iter()
                 .map(|&(_, &i)| Query {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
+use crate::index::hnsw::GraphRef;
 use crate::point::{Payload, PointId};
 use crate::read::{Layer, PointSource};
 use crate::storage::{FileBytes, FileKind, Segment};
@@ -66,6 +67,11 @@ impl Snapshot {
         self.segment.is_empty()
     }
 
+    /// Whether the file carries an HNSW graph (searches then use it, read in place).
+    pub fn has_index(&self) -> bool {
+        self.segment.hnsw().is_some()
+    }
+
     /// Whether the file is memory-mapped rather than read into memory.
     pub fn is_mapped(&self) -> bool {
         self.segment.is_mapped()
@@ -106,5 +112,9 @@ impl PointSource for Snapshot {
 
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
         PointSource::payload(&self.segment, row)
+    }
+
+    fn hnsw(&self) -> Option<GraphRef<'_>> {
+        self.segment.hnsw()
     }
 }

@@ -6,6 +6,7 @@
 
 use half::f16;
 
+use crate::bitset::Bitset;
 use crate::config::{CollectionConfig, Metric, VectorType};
 use crate::error::{Error, Result};
 
@@ -175,6 +176,25 @@ impl VectorStore {
                     *dst = f16::from_f32(x);
                 }
             }
+        }
+    }
+
+    /// Drops the rows in `dead`, keeping the others in order.
+    pub(crate) fn remove_rows(&mut self, dead: &Bitset) {
+        let d = self.dim;
+        fn keep_rows<T: Copy>(r: &mut Vec<T>, dead: &Bitset, d: usize) {
+            let mut to = 0;
+            for from in 0..r.len() / d {
+                if !dead.contains(from) {
+                    r.copy_within(from * d..(from + 1) * d, to * d);
+                    to += 1;
+                }
+            }
+            r.truncate(to * d);
+        }
+        match &mut self.rows {
+            Rows::F32(r) => keep_rows(r, dead, d),
+            Rows::F16(r) => keep_rows(r, dead, d),
         }
     }
 

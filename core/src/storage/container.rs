@@ -15,7 +15,7 @@ pub(crate) const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
 /// The format version this build writes, and the major version it reads.
 pub(crate) const MAJOR: u16 = 1;
 /// The minor version this build writes.
-pub(crate) const MINOR: u16 = 0;
+pub(crate) const MINOR: u16 = 1;
 /// Most sections a file may have.
 pub(crate) const MAX_SECTIONS: usize = 64;
 /// Section alignment.
@@ -115,12 +115,16 @@ impl SectionOut<'_> {
     }
 }
 
-/// Writes a container; returns the number of bytes written.
+/// Writes a container stamped with minor version `minor` (the lowest that defines every
+/// section written, so a file without newer sections stays byte-identical to older writers');
+/// returns the number of bytes written.
 pub(crate) fn write<W: Write>(
     w: &mut W,
     kind: FileKind,
+    minor: u16,
     sections: &[SectionOut<'_>],
 ) -> std::io::Result<u64> {
+    debug_assert!(minor <= MINOR);
     assert!(sections.len() <= MAX_SECTIONS, "too many sections");
     let mut table = Vec::with_capacity(sections.len());
     let mut cursor = HEADER_LEN as u64;
@@ -145,7 +149,7 @@ pub(crate) fn write<W: Write>(
         endian: ENDIAN_MARK,
         kind: kind.code(),
         major: MAJOR,
-        minor: MINOR,
+        minor,
         section_count: sections.len() as u32,
         table_offset,
         file_len,
@@ -328,7 +332,7 @@ mod tests {
 
     fn file(sections: &[SectionOut<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
-        write(&mut out, FileKind::Segment, sections).unwrap();
+        write(&mut out, FileKind::Segment, 0, sections).unwrap();
         out
     }
 
@@ -367,6 +371,14 @@ mod tests {
         let c = Container::parse(&bytes, "test", 1).unwrap();
         assert_eq!(c.section(1), Some(&b"abc"[..]));
         c.verify("test", |_| "S").unwrap();
+    }
+
+    #[test]
+    fn the_writer_stamps_the_minor_version_it_is_given() {
+        let mut out = Vec::new();
+        write(&mut out, FileKind::Segment, MINOR, &[]).unwrap();
+        assert_eq!(&out[16..20], &[1, 0, MINOR as u8, 0], "version 1.MINOR");
+        assert!(Container::parse(&out, "test", 6).is_ok());
     }
 
     #[test]

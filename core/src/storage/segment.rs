@@ -11,6 +11,7 @@ use super::bytes::FileBytes;
 use super::container::{self, Container, FileKind, SectionOut};
 use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
 use crate::error::{Error, Result};
+use crate::index::hnsw::{decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph};
 use crate::point::{Payload, PointId};
 use crate::read::PointSource;
 use crate::vectors::RowsRef;
@@ -23,8 +24,10 @@ pub(crate) mod section {
     pub(crate) const VECTORS: u32 = 4;
     pub(crate) const PAYLOAD_OFFSETS: u32 = 5;
     pub(crate) const PAYLOAD_DATA: u32 = 6;
-    /// Highest id this build knows; 7..=15 are reserved (FORMAT.md).
-    pub(crate) const KNOWN_MAX: u32 = 6;
+    /// Format 1.1: the HNSW graph over the segment's rows (optional).
+    pub(crate) const HNSW: u32 = 8;
+    /// Highest id this build knows; 7 and 9..=15 are reserved (FORMAT.md).
+    pub(crate) const KNOWN_MAX: u32 = 8;
 
     pub(crate) fn name(id: u32) -> &'static str {
         match id {
@@ -34,6 +37,7 @@ pub(crate) mod section {
             VECTORS => "VECTORS",
             PAYLOAD_OFFSETS => "PAYLOAD_OFFSETS",
             PAYLOAD_DATA => "PAYLOAD_DATA",
+            HNSW => "HNSW",
             _ => "unknown",
         }
     }
@@ -53,6 +57,8 @@ pub(crate) struct SegmentSource<'a> {
     /// One row per id, in the stored type's bytes.
     pub(crate) rows: Vec<&'a [u8]>,
     pub(crate) payloads: Vec<PayloadOut<'a>>,
+    /// The HNSW graph over these rows, numbered in id order.
+    pub(crate) graph: Option<&'a HnswGraph>,
 }
 
 /// Writes a segment or snapshot file; returns its length.
@@ -102,7 +108,8 @@ pub(crate) fn write_segment<W: Write>(
         "num_ids": num_ids.len(),
     })
     .to_string();
-    let sections = [
+    let graph = src.graph.map(|g| encode_graph(&g.view()));
+    let mut sections = vec![
         SectionOut {
             id: section::CONFIG,
             required: true,
@@ -134,7 +141,17 @@ pub(crate) fn write_segment<W: Write>(
             chunks: vec![&data],
         },
     ];
-    container::write(w, kind, &sections)
+    if let Some((header, arrays)) = &graph {
+        let mut chunks: Vec<&[u8]> = vec![header];
+        chunks.extend(arrays);
+        sections.push(SectionOut {
+            id: section::HNSW,
+            required: false,
+            chunks,
+        });
+    }
+    let minor = if graph.is_some() { 1 } else { 0 };
+    container::write(w, kind, minor, &sections)
         .map_err(|e| Error::io(format!("writing a {}", kind.name()), e))
 }
 
@@ -150,6 +167,8 @@ pub struct Segment {
     vectors: Range<usize>,
     payload_offsets: Range<usize>,
     payload_data: Range<usize>,
+    /// The HNSW section and where its arrays lie, when the file has one.
+    hnsw: Option<(Range<usize>, GraphLayout)>,
 }
 
 fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<Range<usize>> {
@@ -242,6 +261,13 @@ impl Segment {
             len.checked_add(1).and_then(|x| x.checked_mul(8)),
         )?;
         let payload_data = range_of(&c, base, section::PAYLOAD_DATA, what)?;
+        let hnsw = match c.section(section::HNSW) {
+            None => None,
+            Some(bytes) => {
+                let layout = decode_graph(bytes, len)?;
+                Some((range_of(&c, base, section::HNSW, what)?, layout))
+            }
+        };
 
         let seg = Segment {
             kind: c.kind,
@@ -252,6 +278,7 @@ impl Segment {
             vectors,
             payload_offsets,
             payload_data,
+            hnsw,
             bytes,
         };
         seg.check_order()?;
@@ -401,6 +428,13 @@ impl Segment {
         &self.bytes_of(&self.payload_data)[o[row] as usize..o[row + 1] as usize]
     }
 
+    /// The HNSW graph stored in the file, read in place.
+    pub(crate) fn hnsw(&self) -> Option<GraphRef<'_>> {
+        self.hnsw
+            .as_ref()
+            .map(|(range, layout)| layout.view(self.bytes_of(range)))
+    }
+
     /// Row `row`'s payload, parsed from its JSON.
     pub(crate) fn payload(&self, row: usize) -> Result<Payload> {
         serde_json::from_slice(self.payload_json(row)).map_err(|e| {
@@ -440,5 +474,9 @@ impl PointSource for Segment {
 
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
         Segment::payload(self, row).map(Cow::Owned)
+    }
+
+    fn hnsw(&self) -> Option<GraphRef<'_>> {
+        Segment::hnsw(self)
     }
 }

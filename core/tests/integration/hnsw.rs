@@ -145,29 +145,199 @@ fn recall_on_wordnet_slice_with_filters_and_the_planner() {
     }
 }
 
+/// Exact top-10 ids for each query, and the recall@10 of approximate search at `ef`.
+fn recall_of(
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>,
+    queries: &[f32],
+    dim: usize,
+    ef: usize,
+) -> f64 {
+    let (mut found, mut total) = (0, 0);
+    for q in queries.chunks_exact(dim) {
+        let base = SearchRequest {
+            with_payload: false,
+            ..SearchRequest::new(q, 10)
+        };
+        let exact: HashSet<PointId> = search(&SearchRequest {
+            exact: true,
+            ..base
+        })
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+        let approx = search(&SearchRequest {
+            ef: Some(ef),
+            ..base
+        });
+        total += exact.len();
+        found += approx.iter().filter(|h| exact.contains(&h.id)).count();
+    }
+    found as f64 / total.max(1) as f64
+}
+
 #[test]
-fn writes_drop_the_index_and_searches_stay_correct() {
-    let dim = 8;
+fn writes_keep_the_index_current() {
+    let (dim, n) = (16, 3000);
     let mut rng = Rng::new(9);
     let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
-    let ids: Vec<PointId> = (0..2000u64).map(PointId::Num).collect();
-    col.upsert(&ids, &rng.vectors(2000, dim), None).unwrap();
-    col.build_index(HnswParams::default()).unwrap();
-    assert!(col.has_index());
-    col.delete(&[PointId::Num(5)]);
-    assert!(!col.has_index(), "a delete moves rows: the graph must go");
-    let q = rng.vectors(1, dim);
-    let hits = col.search(&SearchRequest::new(&q, 10)).unwrap();
-    let exact = col
-        .search(&SearchRequest {
-            exact: true,
-            ..SearchRequest::new(&q, 10)
-        })
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    col.upsert(&ids, &clustered(&mut rng, n, dim), None)
         .unwrap();
-    assert_eq!(hits, exact);
     col.build_index(HnswParams::default()).unwrap();
+    let queries = clustered(&mut rng, 50, dim);
+
+    // New points are linked as they arrive; replaced vectors move; deletes leave tombstones.
+    let more: Vec<PointId> = (n as u64..n as u64 + 1000).map(PointId::Num).collect();
+    col.upsert(&more, &clustered(&mut rng, 1000, dim), None)
+        .unwrap();
+    let moved: Vec<PointId> = (0..200u64).map(PointId::Num).collect();
+    let moved_to = rng.vectors(200, dim);
+    col.upsert(&moved, &moved_to, None).unwrap();
+    let gone: Vec<PointId> = (1000..1300u64).map(PointId::Num).collect();
+    assert_eq!(col.delete(&gone), 300);
+    assert!(col.has_index(), "writes must not drop the index");
+    assert_eq!(col.len(), n + 1000 - 300);
+
+    let check = |col: &Collection, when: &str| {
+        let r = recall_of(&|req| col.search(req).unwrap(), &queries, dim, 128);
+        assert!(r >= 0.95, "{when}: recall@10 {r:.3} below 0.95");
+        for q in queries.chunks_exact(dim) {
+            let hits = col
+                .search(&SearchRequest {
+                    ef: Some(128),
+                    ..SearchRequest::new(q, 50)
+                })
+                .unwrap();
+            assert!(
+                hits.iter().all(|h| !gone.contains(&h.id)),
+                "{when}: a deleted point was returned"
+            );
+        }
+        // A replaced point is found where its new vector is, as the closest hit.
+        for (id, v) in moved.iter().zip(moved_to.chunks_exact(dim)).step_by(20) {
+            let hit = &col
+                .search(&SearchRequest {
+                    ef: Some(64),
+                    ..SearchRequest::new(v, 1)
+                })
+                .unwrap()[0];
+            assert_eq!(hit.id, *id, "{when}: replaced point not at its new vector");
+            assert!(hit.score < 1e-3);
+        }
+    };
+    check(&col, "with tombstones");
+    col.optimize();
+    check(&col, "after optimize");
+
+    // Deleting a third of what is left crosses the automatic compaction threshold.
+    let third: Vec<PointId> = (1300..2600u64).map(PointId::Num).collect();
+    col.delete(&third);
+    assert_eq!(col.len(), n + 1000 - 300 - 1300);
+    check(&col, "after automatic compaction");
     col.set_payload(&[PointId::Num(7)], json!({"x": 1}).as_object().unwrap());
-    assert!(col.has_index(), "payload changes do not touch vectors");
+    assert!(col.has_index());
+}
+
+#[test]
+fn the_graph_travels_in_snapshots() {
+    let (dim, n) = (12, 2500);
+    let mut rng = Rng::new(21);
+    let mut col = Collection::new(CollectionConfig::new(dim, Metric::Cosine)).unwrap();
+    // Ids inserted out of order, so the file's id order differs from the row order.
+    let ids: Vec<PointId> = (0..n as u64)
+        .map(|i| PointId::Num((i * 7919) % 10_007))
+        .collect();
+    col.upsert(&ids, &clustered(&mut rng, n, dim), None)
+        .unwrap();
+    col.build_index(HnswParams::default()).unwrap();
+    col.delete(&ids[..10]);
+    let queries = clustered(&mut rng, 40, dim);
+    let bytes = col.snapshot_bytes().unwrap();
+    let snap = stratavec_core::Snapshot::from_bytes(&bytes).unwrap();
+    assert!(snap.has_index(), "the snapshot should carry the graph");
+    snap.verify().unwrap();
+    let r = recall_of(&|req| snap.search(req).unwrap(), &queries, dim, 100);
+    // The file holds the compacted graph, renumbered in id order: the same graph as an
+    // optimized collection, so the same answers.
+    let mut optimized = col.clone();
+    optimized.optimize();
+    for q in queries.chunks_exact(dim) {
+        let req = SearchRequest {
+            ef: Some(40),
+            ..SearchRequest::new(q, 10)
+        };
+        assert_eq!(snap.search(&req).unwrap(), optimized.search(&req).unwrap());
+    }
+    assert!(r >= 0.95, "snapshot recall@10 {r:.3}");
+    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.svdb");
+    std::fs::write(&path, &bytes).unwrap();
+    let mapped = stratavec_core::Snapshot::map(&path).unwrap();
+    assert!(mapped.has_index());
+    let req = SearchRequest::new(&queries[..dim], 10);
+    assert_eq!(mapped.search(&req).unwrap(), snap.search(&req).unwrap());
+    let restored = snap.to_collection().unwrap();
+    assert!(restored.has_index(), "restoring keeps the graph");
+    assert_eq!(restored.search(&req).unwrap(), snap.search(&req).unwrap());
+    // A snapshot without a graph still opens, and searches exactly.
+    let mut plain = Collection::new(CollectionConfig::new(dim, Metric::Cosine)).unwrap();
+    plain
+        .upsert(&ids, &clustered(&mut rng, n, dim), None)
+        .unwrap();
+    assert!(
+        !stratavec_core::Snapshot::from_bytes(&plain.snapshot_bytes().unwrap())
+            .unwrap()
+            .has_index()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn durable_collections_keep_their_graph_across_checkpoints() {
+    use stratavec_core::{DurableCollection, DurableOptions};
+    let (dim, n) = (16, 2000);
+    let mut rng = Rng::new(5);
+    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-durable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = DurableCollection::create(
+        &dir,
+        CollectionConfig::new(dim, Metric::Euclid),
+        DurableOptions::default(),
+    )
+    .unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    d.upsert(&ids, &clustered(&mut rng, n, dim), None).unwrap();
+    d.build_index(HnswParams::default()).unwrap();
+    assert!(d.has_index());
+    let queries = clustered(&mut rng, 40, dim);
+    let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(r >= 0.95, "after build_index: recall@10 {r:.3}");
+    // Writes after the checkpoint: searched exactly beside the graph, then linked into it.
+    let more: Vec<PointId> = (n as u64..n as u64 + 800).map(PointId::Num).collect();
+    d.upsert(&more, &clustered(&mut rng, 800, dim), None)
+        .unwrap();
+    d.delete(&ids[..300]).unwrap();
+    let before = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    d.checkpoint().unwrap();
+    let after = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(
+        before >= 0.95 && after >= 0.95,
+        "recall {before:.3} / {after:.3}"
+    );
+    d.close().unwrap();
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert!(d.has_index(), "the graph is in the checkpoint");
+    assert_eq!(d.len(), n + 800 - 300);
+    let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(r >= 0.95, "after reopening: recall@10 {r:.3}");
+    for q in queries.chunks_exact(dim) {
+        let hits = d.search(&SearchRequest::new(q, 30)).unwrap();
+        assert!(hits.iter().all(|h| !ids[..300].contains(&h.id)));
+    }
+    d.verify().unwrap();
+    drop(d);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

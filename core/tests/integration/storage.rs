@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, Metric, PointId, SearchRequest, Snapshot,
-    VectorType,
+    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, SearchRequest,
+    Snapshot, VectorType,
 };
 use stratavec_testkit::golden::golden_collection;
 use stratavec_testkit::Rng;
@@ -189,6 +189,82 @@ fn assert_rejected(bytes: &[u8], what: &str) {
     }
 }
 
+/// Rewrites every checksum of a container after a test edited section bytes, so only the
+/// structural checks can catch the edit.
+fn reseal_all(bytes: &mut [u8]) {
+    let table = u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize;
+    let count = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    for s in 0..count {
+        let e = table + s * 32;
+        let off = u64::from_le_bytes(bytes[e + 8..e + 16].try_into().unwrap()) as usize;
+        let len = u64::from_le_bytes(bytes[e + 16..e + 24].try_into().unwrap()) as usize;
+        let crc = stratavec_testkit::fuzz::crc32c_sw(&bytes[off..off + len]);
+        bytes[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+    }
+    let crc = stratavec_testkit::fuzz::crc32c_sw(&bytes[table..table + count * 32]);
+    bytes[40..44].copy_from_slice(&crc.to_le_bytes());
+    let crc = stratavec_testkit::fuzz::crc32c_sw(&bytes[..60]);
+    bytes[60..64].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The byte range of section `id`.
+fn section_range(bytes: &[u8], id: u32) -> std::ops::Range<usize> {
+    let table = u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize;
+    let count = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|s| &bytes[table + s * 32..table + s * 32 + 32])
+        .find(|e| u32::from_le_bytes(e[0..4].try_into().unwrap()) == id)
+        .map(|e| {
+            let off = u64::from_le_bytes(e[8..16].try_into().unwrap()) as usize;
+            off..off + u64::from_le_bytes(e[16..24].try_into().unwrap()) as usize
+        })
+        .expect("section present")
+}
+
+#[test]
+fn hostile_graphs_with_valid_checksums_are_refused() {
+    let mut col = golden_collection(Metric::Euclid, VectorType::F32);
+    col.build_index(HnswParams {
+        m: 4,
+        ef_construction: 16,
+        ..HnswParams::default()
+    })
+    .unwrap();
+    let good = col.snapshot_bytes().unwrap();
+    assert_eq!(
+        &good[16..20],
+        &[1, 0, 1, 0],
+        "a file with a graph is version 1.1"
+    );
+    let hnsw = section_range(&good, 8);
+    let n = col.len() as u32;
+    let word = |at: usize| hnsw.start + 64 + at * 4;
+    // (what, byte offset, new little-endian u32)
+    let cases: Vec<(&str, usize, u32)> = vec![
+        ("neighbour past the last row", word(1), n + 3),
+        ("list longer than layer 0 holds", word(0), 9),
+        ("entry point past the last row", hnsw.start + 16, n),
+        ("m out of range", hnsw.start, 1),
+        ("row count differs from the segment", hnsw.start + 24, n + 1),
+        ("reserved header bytes set", hnsw.start + 44, 1),
+    ];
+    for (what, at, value) in cases {
+        let mut bad = good.clone();
+        bad[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        reseal_all(&mut bad);
+        match Snapshot::from_bytes(&bad) {
+            Err(Error::Corrupt { what: w, reason }) => {
+                assert!(w.contains("HNSW"), "{what}: blamed {w}: {reason}")
+            }
+            Err(e) => panic!("{what}: wrong error {e}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // The untouched file opens, and its graph answers.
+    let snap = Snapshot::from_bytes(&good).unwrap();
+    assert!(snap.has_index());
+}
+
 #[test]
 fn corruption_sweep_truncation_and_bit_flips() {
     for (metric, vt) in [
@@ -196,6 +272,23 @@ fn corruption_sweep_truncation_and_bit_flips() {
         (Metric::Cosine, VectorType::F16),
     ] {
         let bytes = golden_collection(metric, vt).snapshot_bytes().unwrap();
+        sweep(&bytes);
+    }
+    // The same with an HNSW section (format 1.1).
+    let mut indexed = golden_collection(Metric::Dot, VectorType::F32);
+    indexed
+        .build_index(HnswParams {
+            m: 4,
+            ef_construction: 16,
+            ..HnswParams::default()
+        })
+        .unwrap();
+    sweep(&indexed.snapshot_bytes().unwrap());
+}
+
+fn sweep(bytes: &[u8]) {
+    {
+        let bytes = bytes.to_vec();
         // Truncation at every length, which includes every section boundary.
         for len in 0..bytes.len() {
             assert_rejected(

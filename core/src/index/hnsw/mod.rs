@@ -1,0 +1,486 @@
+//! HNSW (Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
+//! Hierarchical Navigable Small World graphs", 2016): a layered proximity graph searched greedily
+//! from the top layer down.
+//!
+//! Key design decisions:
+//! - **The graph stores row numbers, never vectors.** It is built over and searched against a
+//!   `RowsRef` (memory or a mapped file) with the same kernels and rank scores as exact search,
+//!   so its answers are directly comparable to exact search and it can live beside any storage.
+//! - **Three flat `u32` arrays**, identical in memory and on disk, so a mapped segment is
+//!   searched in place (`GraphRef` borrows them from either): layer 0 gives every row a block
+//!   of `m0 + 1` words (a length, then up to `m0` neighbours), which is all a layer-0 visit
+//!   reads; `upper_start[r]..upper_start[r + 1]` are row `r`'s blocks of `m + 1` words in
+//!   `upper`, one per layer above 0 (about `1/m` of the rows have any).
+//! - **Neighbours are chosen by the paper's heuristic** (Algorithm 4): a candidate is kept only
+//!   if it is closer to the new point than to every neighbour already kept, which keeps long
+//!   links and so connectivity in clustered data.
+//! - **Insertion runs in batches** (`insert`): the rows of a batch search the graph as it was
+//!   before the batch, in parallel, then their links are written, and the reverse links are
+//!   merged and pruned per target row, again in parallel. Batches grow with the graph (a fixed
+//!   fraction of it), as in ParlayANN's prefix-doubling builds, so early rows still see each
+//!   other. The result depends on the rows and the seed only, never on the thread count.
+//! - **Deleted rows stay in the graph as tombstones** until compaction: search walks through
+//!   them (they keep the graph connected) but never returns them; `compact` then removes them,
+//!   reconnecting their neighbours, and renumbers the rows.
+//! - **Filtered search walks every node but collects only allowed ones**, so a filter never
+//!   disconnects the graph; the planner (in `read`) sends very selective filters to exact search.
+
+pub(crate) mod compact;
+mod format;
+pub(crate) mod insert;
+pub(crate) mod space;
+
+use std::collections::BinaryHeap;
+
+use crate::bitset::Bitset;
+use crate::config::Metric;
+use crate::error::{Error, Result};
+use crate::topk::Candidate;
+use crate::vectors::RowsRef;
+
+pub(crate) use format::{decode_graph, encode_graph, GraphLayout};
+use space::{with_space, Space};
+
+/// The most layers a row can have; levels are drawn with mean `1 / ln(m)`, so this is never
+/// reached in practice and only bounds hostile files.
+const MAX_LEVEL: usize = 32;
+
+/// HNSW build parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HnswParams {
+    /// Neighbours per node on the upper layers; layer 0 keeps `2 * m`.
+    pub m: usize,
+    /// Candidate list size while inserting: larger builds slower and finds better neighbours.
+    pub ef_construction: usize,
+    /// Seed for the level of each row.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construction: 200,
+            seed: 0x5EED,
+        }
+    }
+}
+
+impl HnswParams {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=256).contains(&self.m) {
+            return Err(Error::InvalidArgument(format!(
+                "HNSW m must be between 2 and 256, got {}",
+                self.m
+            )));
+        }
+        if self.ef_construction == 0 || self.ef_construction > 10_000 {
+            return Err(Error::InvalidArgument(format!(
+                "HNSW ef_construction must be between 1 and 10000, got {}",
+                self.ef_construction
+            )));
+        }
+        Ok(())
+    }
+
+    /// The level of row `row`: a pure function of the seed and the row, so inserting the same
+    /// rows gives the same graph whatever the batch or thread layout.
+    fn level_of(&self, row: u32) -> usize {
+        let z = insert::mix(self.seed ^ (u64::from(row).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let u = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let ml = 1.0 / (self.m as f64).ln();
+        ((-u.ln() * ml) as usize).min(MAX_LEVEL)
+    }
+
+    fn m0(&self) -> usize {
+        self.m * 2
+    }
+}
+
+/// Which rows a search may return (it may still walk through the others).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Allow<'a> {
+    /// Every row.
+    All,
+    /// Only the rows in the set.
+    Only(&'a Bitset),
+    /// Every row except those in the set (tombstones).
+    Except(&'a Bitset),
+}
+
+impl Allow<'_> {
+    #[inline(always)]
+    fn allows(self, r: u32) -> bool {
+        match self {
+            Allow::All => true,
+            Allow::Only(b) => b.contains(r as usize),
+            Allow::Except(b) => !b.contains(r as usize),
+        }
+    }
+}
+
+/// An HNSW graph that owns its arrays: built in memory, or decoded from a file.
+#[derive(Debug, Clone)]
+pub struct HnswGraph {
+    params: HnswParams,
+    entry: Option<u32>,
+    top_level: usize,
+    layer0: Vec<u32>,
+    upper_start: Vec<u32>,
+    upper: Vec<u32>,
+}
+
+/// A borrowed graph: the arrays of an [`HnswGraph`] or of a mapped segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GraphRef<'a> {
+    params: HnswParams,
+    entry: Option<u32>,
+    top_level: usize,
+    layer0: &'a [u32],
+    upper_start: &'a [u32],
+    upper: &'a [u32],
+}
+
+impl HnswGraph {
+    /// A graph over `n` rows, none linked yet (for [`HnswGraph::link_rows`]).
+    pub(crate) fn with_pending(params: HnswParams, n: usize) -> (HnswGraph, Vec<u32>) {
+        let mut g = HnswGraph {
+            params,
+            entry: None,
+            top_level: 0,
+            layer0: Vec::new(),
+            upper_start: vec![0],
+            upper: Vec::new(),
+        };
+        g.append_empty(0..n as u32);
+        (g, (0..n as u32).collect())
+    }
+
+    /// Builds a graph over every row of `rows`.
+    pub(crate) fn build(
+        rows: RowsRef<'_>,
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+    ) -> Result<HnswGraph> {
+        params.validate()?;
+        let n = match rows {
+            RowsRef::F32(r) => r.len() / dim.max(1),
+            RowsRef::F16(r) => r.len() / dim.max(1),
+        };
+        if n >= u32::MAX as usize {
+            return Err(Error::InvalidArgument(
+                "an HNSW graph holds fewer than 2^32 rows".into(),
+            ));
+        }
+        let (mut g, pending) = HnswGraph::with_pending(params, n);
+        with_space!(rows, dim, metric, |space| g.link_rows(space, &pending));
+        Ok(g)
+    }
+
+    /// Number of rows the graph covers.
+    pub fn len(&self) -> usize {
+        self.view().len()
+    }
+
+    /// Whether the graph is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The graph as borrowed arrays.
+    pub(crate) fn view(&self) -> GraphRef<'_> {
+        GraphRef {
+            params: self.params,
+            entry: self.entry,
+            top_level: self.top_level,
+            layer0: &self.layer0,
+            upper_start: &self.upper_start,
+            upper: &self.upper,
+        }
+    }
+
+    /// Words per layer-0 block.
+    fn stride0(&self) -> usize {
+        self.params.m0() + 1
+    }
+
+    /// Words per upper-layer block.
+    fn stride_upper(&self) -> usize {
+        self.params.m + 1
+    }
+
+    fn set_neighbours(&mut self, r: u32, level: usize, list: &[u32]) {
+        let block = if level == 0 {
+            let s = self.stride0();
+            &mut self.layer0[r as usize * s..(r as usize + 1) * s]
+        } else {
+            let s = self.stride_upper();
+            let b = self.upper_start[r as usize] as usize + level - 1;
+            &mut self.upper[b * s..(b + 1) * s]
+        };
+        block[0] = list.len() as u32;
+        block[1..=list.len()].copy_from_slice(list);
+    }
+}
+
+/// Reusable "visited" marks: a generation stamp per row, so clearing is O(1).
+pub(crate) struct Visited {
+    marks: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    fn new() -> Visited {
+        Visited {
+            marks: Vec::new(),
+            generation: 0,
+        }
+    }
+
+    /// Clears the marks and makes room for `n` rows.
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, self.generation);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `r`; returns whether it was unmarked.
+    #[inline(always)]
+    fn insert(&mut self, r: u32) -> bool {
+        let m = &mut self.marks[r as usize];
+        let fresh = *m != self.generation;
+        *m = self.generation;
+        fresh
+    }
+}
+
+/// Runs `f` with this thread's visited marks. Reused across searches: allocating them would
+/// touch 2 bytes per row on every query.
+pub(crate) fn with_visited<R>(f: impl FnOnce(&mut Visited) -> R) -> R {
+    thread_local! {
+        static VISITED: std::cell::RefCell<Visited> = std::cell::RefCell::new(Visited::new());
+    }
+    VISITED.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+/// Min-heap entry: the farthest on top.
+type Farthest = std::cmp::Reverse<Candidate>;
+
+impl<'a> GraphRef<'a> {
+    /// Assembles a view from decoded parts; [`decode_graph`] checks them first.
+    pub(crate) fn from_parts(
+        params: HnswParams,
+        entry: Option<u32>,
+        top_level: usize,
+        layer0: &'a [u32],
+        upper_start: &'a [u32],
+        upper: &'a [u32],
+    ) -> GraphRef<'a> {
+        GraphRef {
+            params,
+            entry,
+            top_level,
+            layer0,
+            upper_start,
+            upper,
+        }
+    }
+
+    /// Number of rows the graph covers.
+    pub(crate) fn len(&self) -> usize {
+        self.layer0.len() / (self.params.m0() + 1)
+    }
+
+    /// The build parameters.
+    #[cfg(feature = "fs")]
+    pub(crate) fn params(&self) -> HnswParams {
+        self.params
+    }
+
+    /// A copy that owns its arrays (to modify a graph read from a file).
+    pub(crate) fn to_owned_graph(self) -> HnswGraph {
+        HnswGraph {
+            params: self.params,
+            entry: self.entry,
+            top_level: self.top_level,
+            layer0: self.layer0.to_vec(),
+            upper_start: self.upper_start.to_vec(),
+            upper: self.upper.to_vec(),
+        }
+    }
+
+    /// Number of layers above 0 that row `r` is on.
+    fn level(&self, r: u32) -> usize {
+        (self.upper_start[r as usize + 1] - self.upper_start[r as usize]) as usize
+    }
+
+    #[inline(always)]
+    fn neighbours(&self, r: u32, level: usize) -> &'a [u32] {
+        let (words, s, b) = if level == 0 {
+            (self.layer0, self.params.m0() + 1, r as usize)
+        } else {
+            if level > self.level(r) {
+                return &[];
+            }
+            let b = self.upper_start[r as usize] as usize + level - 1;
+            (self.upper, self.params.m + 1, b)
+        };
+        let block = &words[b * s..(b + 1) * s];
+        &block[1..=(block[0] as usize).min(s - 1)]
+    }
+
+    /// Asks the CPU to start loading row `r`'s list on `level`.
+    #[inline(always)]
+    fn prefetch_list(&self, r: u32, level: usize) {
+        if level == 0 {
+            let s = self.params.m0() + 1;
+            if let Some(block) = self.layer0.get(r as usize * s..(r as usize + 1) * s) {
+                space::prefetch_bytes(bytemuck::cast_slice(block));
+            }
+        }
+    }
+
+    /// Walks to the closest neighbour until none is closer (search with ef = 1).
+    fn greedy<S: Space>(&self, space: &S, q: &[f32], mut at: Candidate, level: usize) -> Candidate {
+        loop {
+            let mut moved = false;
+            for &n in self.neighbours(at.offset, level) {
+                let s = space.score(q, n);
+                if s > at.score {
+                    at = Candidate {
+                        score: s,
+                        offset: n,
+                    };
+                    moved = true;
+                }
+            }
+            if !moved {
+                return at;
+            }
+        }
+    }
+
+    /// The entry point, descended greedily to layer `down_to`.
+    fn descend<S: Space>(&self, space: &S, q: &[f32], down_to: usize) -> Option<Candidate> {
+        let entry = self.entry?;
+        let mut at = Candidate {
+            score: space.score(q, entry),
+            offset: entry,
+        };
+        for l in (down_to.max(1)..=self.top_level).rev() {
+            at = self.greedy(space, q, at, l);
+        }
+        Some(at)
+    }
+
+    /// Best-first search of one layer from `entries`; returns up to `ef` candidates, closest
+    /// first. Every reachable node may be walked through; only those `allow` accepts are
+    /// returned.
+    #[allow(clippy::too_many_arguments)]
+    fn search_layer<S: Space>(
+        &self,
+        space: &S,
+        q: &[f32],
+        entries: &[Candidate],
+        ef: usize,
+        level: usize,
+        visited: &mut Visited,
+        allow: Allow<'_>,
+    ) -> Vec<Candidate> {
+        let n = self.len();
+        visited.reset(n);
+        let mut frontier: BinaryHeap<Candidate> = BinaryHeap::with_capacity(ef * 2);
+        let mut best: BinaryHeap<Farthest> = BinaryHeap::with_capacity(ef + 1);
+        for &e in entries {
+            if visited.insert(e.offset) {
+                frontier.push(e);
+                if allow.allows(e.offset) {
+                    best.push(std::cmp::Reverse(e));
+                }
+            }
+        }
+        while best.len() > ef {
+            best.pop();
+        }
+        let mut fresh: Vec<u32> = Vec::with_capacity(self.params.m0());
+        while let Some(c) = frontier.pop() {
+            if best.len() >= ef && best.peek().is_some_and(|w| c < w.0) {
+                break;
+            }
+            if let Some(next) = frontier.peek() {
+                self.prefetch_list(next.offset, level);
+            }
+            // Gather the unvisited neighbours and start loading all their vectors before
+            // scoring the first, so the memory latencies overlap.
+            fresh.clear();
+            for &nb in self.neighbours(c.offset, level) {
+                if (nb as usize) < n && visited.insert(nb) {
+                    space.prefetch(nb);
+                    fresh.push(nb);
+                }
+            }
+            for &nb in &fresh {
+                let cand = Candidate {
+                    score: space.score(q, nb),
+                    offset: nb,
+                };
+                if best.len() >= ef && best.peek().is_some_and(|w| cand < w.0) {
+                    continue;
+                }
+                frontier.push(cand);
+                if allow.allows(nb) {
+                    best.push(std::cmp::Reverse(cand));
+                    if best.len() > ef {
+                        best.pop();
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = best.into_iter().map(|f| f.0).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out
+    }
+
+    /// The `k` closest rows to a prepared query (normalised under cosine), exploring `ef`
+    /// candidates (at least `k`); closest first, as rank scores. Only rows `allow` accepts are
+    /// returned.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search(
+        &self,
+        rows: RowsRef<'_>,
+        dim: usize,
+        metric: Metric,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        allow: Allow<'_>,
+    ) -> Vec<Candidate> {
+        with_space!(rows, dim, metric, |space| self
+            .search_in(space, q, k, ef, allow))
+    }
+
+    fn search_in<S: Space>(
+        &self,
+        space: &S,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        allow: Allow<'_>,
+    ) -> Vec<Candidate> {
+        let Some(entry) = self.descend(space, q, 1) else {
+            return Vec::new();
+        };
+        let mut found = with_visited(|visited| {
+            self.search_layer(space, q, &[entry], ef.max(k), 0, visited, allow)
+        });
+        found.truncate(k);
+        found
+    }
+}

@@ -1,0 +1,203 @@
+//! Scoring rows against a query inside graph code. The graph's loops are generic over
+//! [`Space`] and instantiated once per stored element type (see [`with_space!`]), so the only
+//! indirection per distance is the kernel pointer chosen once at start-up.
+
+use std::borrow::Cow;
+
+use half::f16;
+
+use crate::config::Metric;
+use crate::distance::{KernelF16, KernelF32, Kernels};
+
+/// Rows scored against f32 queries as rank scores (higher is closer).
+pub(crate) trait Space: Sync {
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// Rank score of row `r` against `q`; NaN (opposite infinities summed) ranks last.
+    fn score(&self, q: &[f32], r: u32) -> f32;
+    /// Asks the CPU to start loading row `r`.
+    fn prefetch(&self, r: u32);
+    /// Row `r` as an f32 query: borrowed in place for f32 storage, widened for f16.
+    fn row_f32(&self, r: u32) -> Cow<'_, [f32]>;
+}
+
+/// A stored element type.
+pub(crate) trait Element: bytemuck::Pod + Sync {
+    fn widen(row: &[Self]) -> Cow<'_, [f32]>;
+}
+
+impl Element for f32 {
+    fn widen(row: &[f32]) -> Cow<'_, [f32]> {
+        Cow::Borrowed(row)
+    }
+}
+
+impl Element for f16 {
+    fn widen(row: &[f16]) -> Cow<'_, [f32]> {
+        Cow::Owned(row.iter().map(|x| x.to_f32()).collect())
+    }
+}
+
+/// Rows of element type `T` scored with one kernel.
+pub(crate) struct Rows<'a, T> {
+    pub(crate) rows: &'a [T],
+    pub(crate) dim: usize,
+    pub(crate) kernel: fn(&[f32], &[T]) -> f32,
+    /// +1 where a larger kernel value is closer (dot), -1 where it is farther (distances).
+    pub(crate) sign: f32,
+}
+
+#[cfg(feature = "fs")]
+/// Rows gathered from several stores: row `r` is row `origin[r].1` of `parts[origin[r].0]`.
+/// A checkpoint links rows through this before the file that will number them exists.
+pub(crate) struct Gathered<'a, T> {
+    pub(crate) parts: Vec<&'a [T]>,
+    pub(crate) origin: &'a [(u32, u32)],
+    pub(crate) dim: usize,
+    pub(crate) kernel: fn(&[f32], &[T]) -> f32,
+    pub(crate) sign: f32,
+}
+
+#[cfg(feature = "fs")]
+impl<T: Element> Gathered<'_, T> {
+    #[inline(always)]
+    fn row(&self, r: u32) -> &[T] {
+        let (p, i) = self.origin[r as usize];
+        let at = i as usize * self.dim;
+        &self.parts[p as usize][at..at + self.dim]
+    }
+}
+
+#[cfg(feature = "fs")]
+impl<T: Element> Space for Gathered<'_, T> {
+    fn len(&self) -> usize {
+        self.origin.len()
+    }
+
+    #[inline(always)]
+    fn score(&self, q: &[f32], r: u32) -> f32 {
+        let s = self.sign * (self.kernel)(q, self.row(r));
+        if s.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            s
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, r: u32) {
+        prefetch_bytes(bytemuck::cast_slice(self.row(r)));
+    }
+
+    fn row_f32(&self, r: u32) -> Cow<'_, [f32]> {
+        T::widen(self.row(r))
+    }
+}
+
+/// The f32-storage kernel for a metric.
+pub(crate) fn kernel_f32(k: &Kernels, metric: Metric) -> KernelF32 {
+    match metric {
+        Metric::Cosine | Metric::Dot => k.dot_f32,
+        Metric::Euclid => k.l2sq_f32,
+        Metric::Manhattan => k.l1_f32,
+    }
+}
+
+/// The f16-storage kernel for a metric.
+pub(crate) fn kernel_f16(k: &Kernels, metric: Metric) -> KernelF16 {
+    match metric {
+        Metric::Cosine | Metric::Dot => k.dot_f16,
+        Metric::Euclid => k.l2sq_f16,
+        Metric::Manhattan => k.l1_f16,
+    }
+}
+
+/// The kernel table and sign for a metric.
+pub(crate) fn kernels_for(metric: Metric) -> (&'static Kernels, f32) {
+    let sign = if metric.higher_is_closer() { 1.0 } else { -1.0 };
+    (Kernels::detected(), sign)
+}
+
+/// Evaluates `$body` with `$space` bound to the [`Rows`] space of `$rows` (a `RowsRef`) for
+/// `$metric`, compiled once per stored element type.
+macro_rules! with_space {
+    ($rows:expr, $dim:expr, $metric:expr, |$space:ident| $body:expr) => {{
+        let (k, sign) = $crate::index::hnsw::space::kernels_for($metric);
+        match $rows {
+            $crate::vectors::RowsRef::F32(rows) => {
+                let $space = &$crate::index::hnsw::space::Rows {
+                    rows,
+                    dim: $dim,
+                    kernel: $crate::index::hnsw::space::kernel_f32(k, $metric),
+                    sign,
+                };
+                $body
+            }
+            $crate::vectors::RowsRef::F16(rows) => {
+                let $space = &$crate::index::hnsw::space::Rows {
+                    rows,
+                    dim: $dim,
+                    kernel: $crate::index::hnsw::space::kernel_f16(k, $metric),
+                    sign,
+                };
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_space;
+
+/// Pulls the first cache lines of `bytes` toward the core (x86_64; a no-op elsewhere).
+#[inline(always)]
+pub(crate) fn prefetch_bytes(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // The first lines only: the hardware streamer takes over on longer vectors, and more
+        // hints would flood the load queue.
+        for line in bytes.chunks(64).take(PREFETCH_LINES) {
+            // SAFETY: a prefetch is a hint that never faults, and the pointer is in bounds.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// Cache lines of each row hinted before it is scored.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_LINES: usize = 2;
+
+impl<T: Element> Rows<'_, T> {
+    #[inline(always)]
+    fn row(&self, r: u32) -> &[T] {
+        let at = r as usize * self.dim;
+        &self.rows[at..at + self.dim]
+    }
+}
+
+impl<T: Element> Space for Rows<'_, T> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.rows.len() / self.dim
+    }
+
+    #[inline(always)]
+    fn score(&self, q: &[f32], r: u32) -> f32 {
+        let s = self.sign * (self.kernel)(q, self.row(r));
+        if s.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            s
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, r: u32) {
+        prefetch_bytes(bytemuck::cast_slice(self.row(r)));
+    }
+
+    fn row_f32(&self, r: u32) -> Cow<'_, [f32]> {
+        T::widen(self.row(r))
+    }
+}
