@@ -22,9 +22,11 @@ use crate::bitset::Bitset;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::filter::JsonPath;
 use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
+use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
 use crate::read::{self, Layer, PointSource};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
@@ -45,6 +47,8 @@ pub struct Collection {
     hnsw: Option<HnswGraph>,
     /// Tombstoned rows (only while there is a graph).
     dead: Bitset,
+    /// Payload indexes, each over every row (tombstones hold nothing).
+    payload_indexes: Vec<PayloadIndex>,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -59,6 +63,7 @@ impl Collection {
             vectors: VectorStore::new(&config),
             hnsw: None,
             dead: Bitset::new(0),
+            payload_indexes: Vec::new(),
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -190,6 +195,9 @@ impl Collection {
             match self.index.get(id) {
                 Some(&row) if !indexed => {
                     self.vectors.set(row as usize, v);
+                    for i in &mut self.payload_indexes {
+                        i.set_row(row, Some(&payload));
+                    }
                     self.payloads[row as usize] = payload;
                 }
                 old => {
@@ -197,6 +205,12 @@ impl Collection {
                         // The graph names this row: the new vector goes in a new row.
                         self.dead.grow(self.ids.len());
                         self.dead.insert(row as usize);
+                        for i in &mut self.payload_indexes {
+                            i.set_row(row, None);
+                        }
+                    }
+                    for i in &mut self.payload_indexes {
+                        i.set_row(self.ids.len() as u32, Some(&payload));
                     }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);
@@ -274,6 +288,46 @@ impl Collection {
             *row = new_row[*row as usize];
         }
         self.dead = Bitset::new(self.ids.len());
+        for i in &mut self.payload_indexes {
+            let mut fresh = PayloadIndex::new(i.key().clone(), i.kind());
+            for (r, p) in self.payloads.iter().enumerate() {
+                fresh.set_row(r as u32, Some(p));
+            }
+            *i = fresh;
+        }
+    }
+
+    /// Indexes the payload values at `key` (a key path as in filters: `a.b`, `a[].b`) as
+    /// `kind`, so filter conditions on it are answered from the index instead of by reading
+    /// every payload; kept current by every write. An index on the same key is replaced.
+    pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
+        let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
+            path: key.to_owned(),
+            reason,
+        })?;
+        let mut index = PayloadIndex::new(path, kind);
+        for (r, p) in self.payloads.iter().enumerate() {
+            let live = !self.dead.contains(r);
+            index.set_row(r as u32, live.then_some(p));
+        }
+        self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.payload_indexes.push(index);
+        Ok(())
+    }
+
+    /// Removes the payload index on `key`; returns whether there was one.
+    pub fn drop_payload_index(&mut self, key: &str) -> bool {
+        let before = self.payload_indexes.len();
+        self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.payload_indexes.len() != before
+    }
+
+    /// The payload indexes: key path and type, in creation order.
+    pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
+        self.payload_indexes
+            .iter()
+            .map(|i| (i.key().as_str().to_owned(), i.kind()))
+            .collect()
     }
 
     /// Deletes points by id; ids that do not exist are skipped. Returns how many were deleted.
@@ -297,6 +351,9 @@ impl Collection {
             return false;
         };
         let row = row as usize;
+        for i in &mut self.payload_indexes {
+            i.set_row(row as u32, None);
+        }
         if self.hnsw.is_some() {
             self.dead.grow(self.ids.len());
             self.dead.insert(row);
@@ -308,6 +365,12 @@ impl Collection {
         self.payloads.swap_remove(row);
         if row != last {
             self.index.insert(self.ids[row], row as u32);
+            for i in &mut self.payload_indexes {
+                i.move_row(last as u32, row as u32);
+            }
+        }
+        for i in &mut self.payload_indexes {
+            i.truncate(last);
         }
         true
     }
@@ -343,6 +406,9 @@ impl Collection {
         for id in ids {
             if let Some(&row) = self.index.get(id) {
                 f(&mut self.payloads[row as usize]);
+                for i in &mut self.payload_indexes {
+                    i.set_row(row, Some(&self.payloads[row as usize]));
+                }
                 updated += 1;
             }
         }
@@ -433,6 +499,9 @@ impl Collection {
     ) {
         debug_assert!(!self.index.contains_key(&id));
         let at = self.ids.len() as u32;
+        for i in &mut self.payload_indexes {
+            i.set_row(at, Some(&payload));
+        }
         self.vectors.push_stored(from, row);
         self.ids.push(id);
         self.payloads.push(payload);
@@ -502,5 +571,9 @@ impl PointSource for Collection {
 
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         self.hnsw.as_ref().map(HnswGraph::view)
+    }
+
+    fn payload_indexes(&self) -> &[PayloadIndex] {
+        &self.payload_indexes
     }
 }

@@ -27,9 +27,10 @@ use crate::bitset::Bitset;
 use crate::collection::Collection;
 use crate::config::{CollectionConfig, VectorType};
 use crate::error::{Error, Result};
-use crate::filter::Filter;
+use crate::filter::{Filter, JsonPath};
 use crate::index::hnsw::compact::gathered_graph;
 use crate::index::hnsw::HnswParams;
+use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
 use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
@@ -67,6 +68,8 @@ struct Manifest {
     segment: Option<String>,
     wal: String,
     checkpoint_lsn: u64,
+    /// Payload indexes to build on open: key path and type.
+    payload_indexes: Vec<(String, PayloadIndexType)>,
 }
 
 impl Manifest {
@@ -83,6 +86,11 @@ impl Manifest {
                 "segment": self.segment,
                 "wal": self.wal,
                 "checkpoint_lsn": self.checkpoint_lsn,
+                "payload_indexes": self
+                    .payload_indexes
+                    .iter()
+                    .map(|(key, kind)| json!({"key": key, "type": kind.name()}))
+                    .collect::<Vec<_>>(),
                 "crc32c": crc,
             })
             .to_string()
@@ -145,7 +153,21 @@ impl Manifest {
             }
             Ok(s.to_owned())
         };
+        let mut payload_indexes = Vec::new();
+        for def in v["payload_indexes"].as_array().into_iter().flatten() {
+            let key = def["key"]
+                .as_str()
+                .ok_or_else(|| bad("a payload index has no key".into()))?;
+            JsonPath::parse(key).map_err(|e| bad(format!("payload index key {key:?}: {e}")))?;
+            let kind = def["type"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<PayloadIndexType>()
+                .map_err(|e| bad(e.to_string()))?;
+            payload_indexes.push((key.to_owned(), kind));
+        }
         Ok(Manifest {
+            payload_indexes,
             generation: int("generation")?,
             config,
             segment: if v["segment"].is_null() {
@@ -222,10 +244,98 @@ fn open_segment(path: &Path) -> Result<Segment> {
     }
 }
 
+/// An empty in-memory layer with these payload indexes.
+fn indexed_collection(
+    config: CollectionConfig,
+    defs: &[(String, PayloadIndexType)],
+) -> Result<Collection> {
+    let mut c = Collection::new(config)?;
+    for (key, kind) in defs {
+        c.create_payload_index(key, *kind)?;
+    }
+    Ok(c)
+}
+
+/// The checkpoint segment with its payload indexes, built in memory when it is opened.
+#[derive(Debug)]
+struct Base {
+    segment: Arc<Segment>,
+    indexes: Vec<PayloadIndex>,
+}
+
+impl Base {
+    /// The segment with these payload indexes, built by reading every payload once.
+    fn new(segment: Arc<Segment>, defs: &[(String, PayloadIndexType)]) -> Result<Base> {
+        let mut indexes: Vec<PayloadIndex> = Vec::with_capacity(defs.len());
+        for (key, kind) in defs {
+            let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
+                path: key.clone(),
+                reason,
+            })?;
+            indexes.push(PayloadIndex::new(path, *kind));
+        }
+        if !indexes.is_empty() {
+            for row in 0..segment.len() {
+                let p = segment.payload(row)?;
+                for i in &mut indexes {
+                    i.set_row(row as u32, Some(&p));
+                }
+            }
+        }
+        Ok(Base { segment, indexes })
+    }
+}
+
+impl std::ops::Deref for Base {
+    type Target = Segment;
+
+    fn deref(&self) -> &Segment {
+        &self.segment
+    }
+}
+
+impl PointSource for Base {
+    fn config(&self) -> &CollectionConfig {
+        self.segment.config()
+    }
+
+    fn len(&self) -> usize {
+        self.segment.len()
+    }
+
+    fn rows(&self) -> crate::vectors::RowsRef<'_> {
+        self.segment.rows()
+    }
+
+    fn id(&self, row: usize) -> PointId {
+        self.segment.id(row)
+    }
+
+    fn find(&self, id: PointId) -> Option<usize> {
+        self.segment.find(id)
+    }
+
+    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
+        PointSource::rows_in_id_order(&*self.segment, start)
+    }
+
+    fn payload(&self, row: usize) -> Result<std::borrow::Cow<'_, Payload>> {
+        PointSource::payload(&*self.segment, row)
+    }
+
+    fn hnsw(&self) -> Option<crate::index::hnsw::GraphRef<'_>> {
+        self.segment.hnsw()
+    }
+
+    fn payload_indexes(&self) -> &[PayloadIndex] {
+        &self.indexes
+    }
+}
+
 /// The collection's contents: the checkpoint segment and what was written since.
 #[derive(Debug)]
 struct Layers {
-    base: Option<Arc<Segment>>,
+    base: Option<Arc<Base>>,
     /// Rows of `base` deleted or superseded by `mem`.
     dead: Bitset,
     mem: Collection,
@@ -234,21 +344,21 @@ struct Layers {
 }
 
 impl Layers {
-    fn empty(config: CollectionConfig) -> Result<Layers> {
+    fn empty(config: CollectionConfig, defs: &[(String, PayloadIndexType)]) -> Result<Layers> {
         Ok(Layers {
             base: None,
             dead: Bitset::new(0),
-            mem: Collection::new(config)?,
+            mem: indexed_collection(config, defs)?,
             index: None,
         })
     }
 
-    fn on(segment: Segment) -> Result<Layers> {
+    fn on(segment: Segment, defs: &[(String, PayloadIndexType)]) -> Result<Layers> {
         let n = segment.len();
         Ok(Layers {
-            mem: Collection::new(*segment.config())?,
+            mem: indexed_collection(*segment.config(), defs)?,
             index: segment.hnsw().map(|g| g.params()),
-            base: Some(Arc::new(segment)),
+            base: Some(Arc::new(Base::new(Arc::new(segment), defs)?)),
             dead: Bitset::new(n),
         })
     }
@@ -287,7 +397,8 @@ impl Layers {
         for &id in ids {
             if let Some(row) = self.base_row(id) {
                 let payload = base.payload(row)?;
-                self.mem.insert_stored(id, base.rows(), row, payload);
+                self.mem
+                    .insert_stored(id, base.rows(), row, payload.into_owned());
                 self.dead.insert(row);
             }
         }
@@ -429,6 +540,7 @@ impl DurableCollection {
             segment: None,
             wal: "wal-000000.log".into(),
             checkpoint_lsn: 0,
+            payload_indexes: Vec::new(),
         };
         let wal_path = dir.join(&manifest.wal);
         if wal_path.exists() {
@@ -441,7 +553,7 @@ impl DurableCollection {
             dir: dir.to_owned(),
             recovery: RecoveryReport::default(),
             options,
-            state: RwLock::new(Layers::empty(config)?),
+            state: RwLock::new(Layers::empty(config, &[])?),
             writer: Mutex::new(()),
             wal: RwLock::new(Arc::new(wal)),
             manifest: Mutex::new(manifest),
@@ -482,7 +594,7 @@ impl DurableCollection {
         })?;
         let manifest = Manifest::parse(&bytes, &format!("manifest {}", path.display()))?;
         let mut state = match &manifest.segment {
-            None => Layers::empty(manifest.config)?,
+            None => Layers::empty(manifest.config, &manifest.payload_indexes)?,
             Some(name) => {
                 let seg = open_segment(&dir.join(name))?;
                 if *seg.config() != manifest.config {
@@ -491,7 +603,7 @@ impl DurableCollection {
                         "its settings differ from the manifest's",
                     ));
                 }
-                Layers::on(seg)?
+                Layers::on(seg, &manifest.payload_indexes)?
             }
         };
         let wal_path = dir.join(&manifest.wal);
@@ -710,6 +822,43 @@ impl DurableCollection {
         self.checkpoint_now(true)
     }
 
+    /// Indexes the payload values at `key` as `kind` (see
+    /// [`Collection::create_payload_index`]). The definition is kept in the manifest; the index
+    /// itself is rebuilt in memory when the collection is opened (by reading every payload of
+    /// the checkpoint once) and kept current by every write.
+    pub fn create_payload_index(&self, key: &str, kind: PayloadIndexType) -> Result<()> {
+        JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
+            path: key.to_owned(),
+            reason,
+        })?;
+        let _writer = lock(&self.writer);
+        let mut manifest = lock(&self.manifest);
+        let mut next = manifest.clone();
+        next.payload_indexes.retain(|(k, _)| k != key);
+        next.payload_indexes.push((key.to_owned(), kind));
+        let base = {
+            let st = self.read_state();
+            match &st.base {
+                Some(b) => Some(Arc::new(Base::new(
+                    b.segment.clone(),
+                    &next.payload_indexes,
+                )?)),
+                None => None,
+            }
+        };
+        install_manifest(&self.dir, &next)?;
+        let mut st = self.write_state();
+        st.mem.create_payload_index(key, kind)?;
+        st.base = base;
+        *manifest = next;
+        Ok(())
+    }
+
+    /// The payload indexes: key path and type.
+    pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
+        lock(&self.manifest).payload_indexes.clone()
+    }
+
     /// Whether the collection is indexed (see [`DurableCollection::build_index`]).
     pub fn has_index(&self) -> bool {
         self.read_state().index.is_some()
@@ -770,8 +919,9 @@ impl DurableCollection {
             segment: Some(seg_name),
             wal: wal_name,
             checkpoint_lsn: lsn,
+            payload_indexes: manifest.payload_indexes.clone(),
         };
-        let state = Layers::on(segment)?;
+        let state = Layers::on(segment, &next.payload_indexes)?;
         install_manifest(&self.dir, &next)?;
         // From here the manifest on disk names the new files: switch to them before anything
         // else can fail, so no write goes to a log the manifest no longer names.

@@ -41,6 +41,7 @@ pub use durable::{DurableCollection, DurableOptions, RecoveryReport};
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use index::hnsw::HnswParams;
+pub use index::payload::PayloadIndexType;
 pub use point::{Payload, PointId, Record, ScoredPoint};
 pub use read::{ScrollPage, SearchRequest};
 pub use snapshot::Snapshot;

@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
+use crate::filter::JsonPath;
 use crate::index::hnsw::GraphRef;
+use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
 use crate::read::{Layer, PointSource};
 use crate::storage::{FileBytes, FileKind, Segment};
@@ -17,6 +19,8 @@ use crate::vectors::RowsRef;
 #[derive(Debug)]
 pub struct Snapshot {
     segment: Segment,
+    /// Payload indexes built since opening (the file holds none yet).
+    payload_indexes: Vec<PayloadIndex>,
 }
 
 impl Snapshot {
@@ -44,7 +48,10 @@ impl Snapshot {
                 segment.kind().name()
             )));
         }
-        Ok(Snapshot { segment })
+        Ok(Snapshot {
+            segment,
+            payload_indexes: Vec::new(),
+        })
     }
 
     /// Checks every checksum in the file (reads all of it).
@@ -65,6 +72,23 @@ impl Snapshot {
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
         self.segment.is_empty()
+    }
+
+    /// Indexes the payload values at `key` as `kind` for faster filters (see
+    /// [`Collection::create_payload_index`]). Built in memory by reading every payload once;
+    /// the file is not changed.
+    pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
+        let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
+            path: key.to_owned(),
+            reason,
+        })?;
+        let mut index = PayloadIndex::new(path, kind);
+        for r in 0..self.segment.len() {
+            index.set_row(r as u32, Some(&self.segment.payload(r)?));
+        }
+        self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.payload_indexes.push(index);
+        Ok(())
     }
 
     /// Whether the file carries an HNSW graph (searches then use it, read in place).
@@ -116,5 +140,9 @@ impl PointSource for Snapshot {
 
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         self.segment.hnsw()
+    }
+
+    fn payload_indexes(&self) -> &[PayloadIndex] {
+        &self.payload_indexes
     }
 }

@@ -1,3 +1,5 @@
-//! Approximate nearest-neighbour indexes over a collection's rows.
+//! Indexes over a collection's rows: the HNSW graph for vectors, and payload indexes for
+//! filters.
 
 pub mod hnsw;
+pub mod payload;

@@ -114,3 +114,106 @@ fn filter_from_invalid_json_text() {
         .to_string();
     assert!(err.contains("not valid JSON"), "{err}");
 }
+
+/// Key paths of the field conditions at the top level of `f` (and in its sub-filters), where a
+/// payload index could answer them.
+fn field_keys(f: &Filter, out: &mut Vec<String>) {
+    use stratavec_core::filter::Condition;
+    let mut conditions: Vec<&Condition> =
+        f.must.iter().chain(&f.should).chain(&f.must_not).collect();
+    if let Some(ms) = &f.min_should {
+        conditions.extend(&ms.conditions);
+    }
+    for c in conditions {
+        match c {
+            Condition::Field(fc) => out.push(fc.key.as_str().to_owned()),
+            Condition::Filter(sub) => field_keys(sub, out),
+            _ => {}
+        }
+    }
+}
+
+/// Payload indexes change speed, never answers: every corpus filter, over a collection holding
+/// every corpus payload, counts and lists the same points with an index of each type on each key
+/// it uses as without indexes, and the case's own point passes exactly when the corpus says.
+#[test]
+fn payload_indexes_never_change_an_answer() {
+    use stratavec_core::{Collection, CollectionConfig, Metric, PayloadIndexType};
+    let cases: Vec<(String, Value)> = corpus()
+        .into_iter()
+        .filter(|(_, c)| c.get("error").is_none())
+        .collect();
+    let decoys: Vec<(PointId, stratavec_core::Payload)> = cases
+        .iter()
+        .enumerate()
+        .map(|(j, (_, c))| {
+            (
+                PointId::Num(1_000_000 + j as u64),
+                c["payload"].as_object().unwrap().clone(),
+            )
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut served = 0usize;
+    for (name, case) in &cases {
+        let filter = Filter::from_json(&case["filter"]).unwrap();
+        let id = case
+            .get("id")
+            .map_or(PointId::Num(1), |v| PointId::from_json(v).unwrap());
+        let mut plain = Collection::new(CollectionConfig::new(2, Metric::Euclid)).unwrap();
+        let (mut ids, mut payloads): (Vec<PointId>, Vec<_>) = decoys.iter().cloned().unzip();
+        ids.push(id);
+        payloads.push(case["payload"].as_object().unwrap().clone());
+        let vectors: Vec<f32> = (0..ids.len()).flat_map(|i| [i as f32, 1.0]).collect();
+        plain.upsert(&ids, &vectors, Some(payloads)).unwrap();
+        let q = [0.0, 1.0];
+        let all = stratavec_core::SearchRequest {
+            with_payload: false,
+            ..stratavec_core::SearchRequest::new(&q, ids.len()).with_filter(&filter)
+        };
+        let truth: Vec<PointId> = plain
+            .search(&all)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        let expected = case["expect"].as_bool().unwrap();
+        if truth.contains(&id) != expected {
+            failures.push(format!(
+                "{name}: the evaluator itself disagrees with the corpus"
+            ));
+        }
+        let mut keys = Vec::new();
+        field_keys(&filter, &mut keys);
+        for kind in PayloadIndexType::ALL {
+            let mut indexed = plain.clone();
+            for k in &keys {
+                indexed.create_payload_index(k, kind).unwrap();
+            }
+            let got: Vec<PointId> = indexed
+                .search(&all)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            if got != truth {
+                failures.push(format!(
+                    "{name}: with {kind} indexes on {keys:?}: {} points, expected {}",
+                    got.len(),
+                    truth.len()
+                ));
+            }
+            if indexed.count(Some(&filter)).unwrap() != truth.len() {
+                failures.push(format!("{name}: with {kind} indexes, count differs"));
+            }
+            served += usize::from(!keys.is_empty());
+        }
+    }
+    assert!(served > 300, "too few cases exercised an index ({served})");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

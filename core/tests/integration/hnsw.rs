@@ -177,7 +177,7 @@ fn recall_of(
 
 #[test]
 fn writes_keep_the_index_current() {
-    let (dim, n) = (16, 3000);
+    let (dim, n) = (16, 6000);
     let mut rng = Rng::new(9);
     let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
     let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
@@ -230,9 +230,9 @@ fn writes_keep_the_index_current() {
     check(&col, "after optimize");
 
     // Deleting a third of what is left crosses the automatic compaction threshold.
-    let third: Vec<PointId> = (1300..2600u64).map(PointId::Num).collect();
+    let third: Vec<PointId> = (1300..3300u64).map(PointId::Num).collect();
     col.delete(&third);
-    assert_eq!(col.len(), n + 1000 - 300 - 1300);
+    assert_eq!(col.len(), n + 1000 - 300 - 2000);
     check(&col, "after automatic compaction");
     col.set_payload(&[PointId::Num(7)], json!({"x": 1}).as_object().unwrap());
     assert!(col.has_index());
@@ -296,7 +296,8 @@ fn the_graph_travels_in_snapshots() {
 #[test]
 fn durable_collections_keep_their_graph_across_checkpoints() {
     use stratavec_core::{DurableCollection, DurableOptions};
-    let (dim, n) = (16, 2000);
+    // Large enough that the planner prefers the graph at ef=100 (it scans small layers).
+    let (dim, n) = (16, 5000);
     let mut rng = Rng::new(5);
     let dir = std::env::temp_dir().join(format!("stratavec-hnsw-durable-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,5 +7,6 @@ mod filter_fixtures;
 mod fuzz_regressions;
 mod hnsw;
 mod kernels;
+mod payload_index;
 mod storage;
 mod wordnet;

@@ -352,3 +352,29 @@ fn not_a_snapshot() {
         "{e}"
     );
 }
+
+#[test]
+fn payload_numbers_survive_a_snapshot_exactly() {
+    let mut col = Collection::new(CollectionConfig::new(2, Metric::Euclid)).unwrap();
+    // Values whose shortest decimal form needs correctly rounded parsing to come back.
+    let values = [
+        2.6824959794625522f64,
+        0.1 + 0.2,
+        1e-300,
+        9007199254740993.0,
+        -7.25e21,
+    ];
+    let payload = json!({ "x": values, "big": u64::MAX, "neg": i64::MIN });
+    col.upsert(
+        &[PointId::Num(1)],
+        &[0.0, 1.0],
+        Some(vec![payload.as_object().unwrap().clone()]),
+    )
+    .unwrap();
+    let snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
+    let back = snap.get(&[PointId::Num(1)], true, false).unwrap();
+    assert_eq!(
+        back[0].payload.as_ref().unwrap(),
+        payload.as_object().unwrap()
+    );
+}

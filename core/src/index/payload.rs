@@ -1,0 +1,398 @@
+//! Payload indexes: for one key path, the rows holding each value, so a filter condition on
+//! that key is answered from posting lists instead of by reading every payload.
+//!
+//! Key design decisions:
+//! - **An index answers a condition exactly, or says it cannot.** Each index serves the checks
+//!   whose meaning it can reproduce bit for bit with the evaluator in `filter` (same element
+//!   walk, same comparisons); anything else falls back to evaluating payloads, and only on the
+//!   rows the indexed conditions left. So an index changes speed, never results.
+//! - **Rows whose value the index cannot represent are remembered** (a float under an integer
+//!   index): a range over that key then also considers them, and marks the answer inexact so
+//!   the caller verifies.
+//! - **Ordered sets keyed by (value, row)** serve ranges by a seek, equality as a one-value
+//!   range, and updates in O(log n); each row also remembers its keys, so replacing or removing
+//!   a payload touches only its own entries.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::ops::ControlFlow;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::filter::{parse_datetime, FieldCheck, JsonPath, MatchValue, ValueSet};
+use crate::point::Payload;
+
+/// What a payload index holds, as in Qdrant's `field_schema`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadIndexType {
+    /// Strings: serves `match.value` and `match.any` on strings.
+    Keyword,
+    /// Integers: serves `match.value` and `match.any` on integers, and numeric `range`.
+    Integer,
+    /// Numbers: serves numeric `range`.
+    Float,
+    /// Booleans: serves `match.value` on booleans.
+    Bool,
+    /// RFC 3339 strings: serves datetime `range`.
+    Datetime,
+    /// UUID strings, matched as written: serves `match.value` and `match.any`.
+    Uuid,
+}
+
+impl PayloadIndexType {
+    /// Every type.
+    pub const ALL: [PayloadIndexType; 6] = [
+        PayloadIndexType::Keyword,
+        PayloadIndexType::Integer,
+        PayloadIndexType::Float,
+        PayloadIndexType::Bool,
+        PayloadIndexType::Datetime,
+        PayloadIndexType::Uuid,
+    ];
+
+    /// The type's name, as parsed by [`PayloadIndexType::from_str`].
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadIndexType::Keyword => "keyword",
+            PayloadIndexType::Integer => "integer",
+            PayloadIndexType::Float => "float",
+            PayloadIndexType::Bool => "bool",
+            PayloadIndexType::Datetime => "datetime",
+            PayloadIndexType::Uuid => "uuid",
+        }
+    }
+}
+
+impl fmt::Display for PayloadIndexType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PayloadIndexType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        PayloadIndexType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown payload index type {s:?}; expected keyword, integer, float, bool, \
+                     datetime or uuid"
+                ))
+            })
+    }
+}
+
+/// An f64 with a total order (values come from JSON, so never NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Num(f64);
+
+impl Eq for Num {}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// One indexed value of a row.
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    Str(String),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone)]
+enum Postings {
+    Strings(HashMap<String, BTreeSet<u32>>),
+    Ints(BTreeSet<(i64, u32)>),
+    Nums(BTreeSet<(Num, u32)>),
+    Bools([BTreeSet<u32>; 2]),
+}
+
+/// Rows matching an indexed condition, ascending; `exact` unless some must still be checked
+/// against their payloads.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hits {
+    pub(crate) rows: Vec<u32>,
+    pub(crate) exact: bool,
+}
+
+/// The index of one key path.
+#[derive(Debug, Clone)]
+pub(crate) struct PayloadIndex {
+    key: JsonPath,
+    kind: PayloadIndexType,
+    postings: Postings,
+    /// Row `r`'s indexed values.
+    row_keys: Vec<Vec<Key>>,
+    /// Rows with a number the index does not hold (a non-integer under an integer index).
+    unrepresented: BTreeSet<u32>,
+}
+
+impl PayloadIndex {
+    /// An empty index of `key`.
+    pub(crate) fn new(key: JsonPath, kind: PayloadIndexType) -> PayloadIndex {
+        let postings = match kind {
+            PayloadIndexType::Keyword | PayloadIndexType::Uuid => Postings::Strings(HashMap::new()),
+            PayloadIndexType::Integer | PayloadIndexType::Datetime => {
+                Postings::Ints(BTreeSet::new())
+            }
+            PayloadIndexType::Float => Postings::Nums(BTreeSet::new()),
+            PayloadIndexType::Bool => Postings::Bools([BTreeSet::new(), BTreeSet::new()]),
+        };
+        PayloadIndex {
+            key,
+            kind,
+            postings,
+            row_keys: Vec::new(),
+            unrepresented: BTreeSet::new(),
+        }
+    }
+
+    /// The indexed key path.
+    pub(crate) fn key(&self) -> &JsonPath {
+        &self.key
+    }
+
+    /// The index type.
+    pub(crate) fn kind(&self) -> PayloadIndexType {
+        self.kind
+    }
+
+    /// The values of `payload` this index holds, and whether some number was left out.
+    fn keys_of(&self, payload: &Payload) -> (Vec<Key>, bool) {
+        let mut keys = Vec::new();
+        let mut left_out = false;
+        let mut take = |v: &Value| match (self.kind, v) {
+            (PayloadIndexType::Keyword | PayloadIndexType::Uuid, Value::String(s)) => {
+                keys.push(Key::Str(s.clone()))
+            }
+            (PayloadIndexType::Integer, Value::Number(n)) => match n.as_i64() {
+                Some(i) => keys.push(Key::Int(i)),
+                None => left_out = true,
+            },
+            (PayloadIndexType::Float, Value::Number(n)) => {
+                if let Some(x) = n.as_f64() {
+                    keys.push(Key::Num(x));
+                }
+            }
+            (PayloadIndexType::Bool, Value::Bool(b)) => keys.push(Key::Bool(*b)),
+            (PayloadIndexType::Datetime, Value::String(s)) => {
+                if let Some(t) = parse_datetime(s) {
+                    keys.push(Key::Int(t));
+                }
+            }
+            _ => {}
+        };
+        // The evaluator's element walk: a reached array contributes its items.
+        self.key.visit(payload, &mut |v| {
+            match v {
+                Value::Array(items) => items.iter().for_each(&mut take),
+                other => take(other),
+            }
+            ControlFlow::Continue(())
+        });
+        (keys, left_out)
+    }
+
+    /// Indexes row `row` as holding `payload` (`None`: nothing), replacing what it held.
+    pub(crate) fn set_row(&mut self, row: u32, payload: Option<&Payload>) {
+        let r = row as usize;
+        if r >= self.row_keys.len() {
+            self.row_keys.resize_with(r + 1, Vec::new);
+        }
+        for k in std::mem::take(&mut self.row_keys[r]) {
+            self.posting(k, row, false);
+        }
+        self.unrepresented.remove(&row);
+        let Some(p) = payload else {
+            return;
+        };
+        let (keys, left_out) = self.keys_of(p);
+        if left_out {
+            self.unrepresented.insert(row);
+        }
+        for k in &keys {
+            self.posting(k.clone(), row, true);
+        }
+        self.row_keys[r] = keys;
+    }
+
+    /// Moves row `from`'s entries to row `to` (which must hold nothing), as a delete that moves
+    /// the last row into the hole does.
+    pub(crate) fn move_row(&mut self, from: u32, to: u32) {
+        let keys = std::mem::take(&mut self.row_keys[from as usize]);
+        for k in &keys {
+            self.posting(k.clone(), from, false);
+            self.posting(k.clone(), to, true);
+        }
+        if self.unrepresented.remove(&from) {
+            self.unrepresented.insert(to);
+        }
+        self.row_keys[to as usize] = keys;
+    }
+
+    /// Forgets rows from `len` on.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        while self.row_keys.len() > len {
+            let row = (self.row_keys.len() - 1) as u32;
+            self.set_row(row, None);
+            self.row_keys.pop();
+        }
+    }
+
+    fn posting(&mut self, k: Key, row: u32, add: bool) {
+        fn apply<T: Ord>(set: &mut BTreeSet<T>, item: T, add: bool) {
+            if add {
+                set.insert(item);
+            } else {
+                set.remove(&item);
+            }
+        }
+        match (&mut self.postings, k) {
+            (Postings::Strings(map), Key::Str(s)) => {
+                if add {
+                    map.entry(s).or_default().insert(row);
+                } else if let Some(set) = map.get_mut(&s) {
+                    set.remove(&row);
+                    if set.is_empty() {
+                        map.remove(&s);
+                    }
+                }
+            }
+            (Postings::Ints(set), Key::Int(i)) => apply(set, (i, row), add),
+            (Postings::Nums(set), Key::Num(x)) => apply(set, (Num(x), row), add),
+            (Postings::Bools(sets), Key::Bool(b)) => apply(&mut sets[usize::from(b)], row, add),
+            _ => debug_assert!(false, "a key of the wrong type for its index"),
+        }
+    }
+
+    /// The rows passing `check` on this index's key, or `None` when this index cannot
+    /// answer that check.
+    pub(crate) fn answer(&self, check: &FieldCheck) -> Option<Hits> {
+        let exact = |rows: Vec<u32>| Some(Hits { rows, exact: true });
+        match (&self.postings, check) {
+            (Postings::Strings(map), FieldCheck::Value(MatchValue::Keyword(s))) => exact(
+                map.get(s)
+                    .map_or_else(Vec::new, |set| set.iter().copied().collect()),
+            ),
+            (Postings::Strings(map), FieldCheck::Any(ValueSet::Keywords(values))) => {
+                exact(union(values.iter().filter_map(|v| map.get(v))))
+            }
+            (Postings::Ints(set), FieldCheck::Value(MatchValue::Integer(i)))
+                if self.kind == PayloadIndexType::Integer =>
+            {
+                exact(dedup(set.range((*i, 0)..=(*i, u32::MAX)).map(|&(_, r)| r)))
+            }
+            (Postings::Ints(set), FieldCheck::Any(ValueSet::Integers(values)))
+                if self.kind == PayloadIndexType::Integer =>
+            {
+                exact(dedup(values.iter().flat_map(|&i| {
+                    set.range((i, 0)..=(i, u32::MAX)).map(|&(_, r)| r)
+                })))
+            }
+            (Postings::Ints(set), FieldCheck::Range(range))
+                if self.kind == PayloadIndexType::Integer =>
+            {
+                // Compared as f64, as the evaluator does; integers beyond the bounds by more
+                // than f64 rounding are skipped by the seek.
+                let lo = range
+                    .gt
+                    .or(range.gte)
+                    .map_or(i64::MIN, |b| (b.floor() as i64).saturating_sub(1));
+                let hi = range
+                    .lt
+                    .or(range.lte)
+                    .map_or(i64::MAX, |b| (b.ceil() as i64).saturating_add(1));
+                if lo > hi {
+                    return exact(Vec::new());
+                }
+                let mut rows = dedup(
+                    set.range((lo, 0)..=(hi, u32::MAX))
+                        .filter(|&&(v, _)| range.contains(v as f64))
+                        .map(|&(_, r)| r),
+                );
+                if self.unrepresented.is_empty() {
+                    return exact(rows);
+                }
+                rows.extend(self.unrepresented.iter().copied());
+                rows.sort_unstable();
+                rows.dedup();
+                Some(Hits { rows, exact: false })
+            }
+            (Postings::Nums(set), FieldCheck::Range(range)) => {
+                let lo = range.gt.or(range.gte).map_or(f64::NEG_INFINITY, |b| b);
+                let hi = range.lt.or(range.lte).map_or(f64::INFINITY, |b| b);
+                if lo > hi {
+                    return exact(Vec::new());
+                }
+                exact(dedup(
+                    set.range((Num(lo), 0)..=(Num(hi), u32::MAX))
+                        .filter(|&&(v, _)| range.contains(v.0))
+                        .map(|&(_, r)| r),
+                ))
+            }
+            (Postings::Ints(set), FieldCheck::DatetimeRange(range))
+                if self.kind == PayloadIndexType::Datetime =>
+            {
+                let lo = range.gt.or(range.gte).unwrap_or(i64::MIN);
+                let hi = range.lt.or(range.lte).unwrap_or(i64::MAX);
+                if lo > hi {
+                    return exact(Vec::new());
+                }
+                exact(dedup(
+                    set.range((lo, 0)..=(hi, u32::MAX))
+                        .filter(|&&(v, _)| range.contains(v))
+                        .map(|&(_, r)| r),
+                ))
+            }
+            (Postings::Bools(sets), FieldCheck::Value(MatchValue::Bool(b))) => {
+                exact(sets[usize::from(*b)].iter().copied().collect())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Sorted, deduplicated rows from any order.
+fn dedup(rows: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = rows.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The union of posting sets, ascending.
+fn union<'a>(sets: impl Iterator<Item = &'a BTreeSet<u32>>) -> Vec<u32> {
+    dedup(sets.flat_map(|s| s.iter().copied()))
+}
+
+/// The intersection of two ascending row lists.
+pub(crate) fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
