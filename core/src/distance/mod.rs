@@ -32,6 +32,20 @@ mod aarch64;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm32;
 
+/// Asks the CPU to start loading the first `lines` cache lines of `bytes` (x86_64; a no-op
+/// elsewhere). Scans over scattered rows use it to overlap memory latencies.
+#[inline(always)]
+pub(crate) fn prefetch(bytes: &[u8], lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64).take(lines) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint that never faults, and the pointer is in bounds.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, lines);
+}
+
 /// A kernel over an f32 query and an f32 stored vector.
 pub type KernelF32 = fn(&[f32], &[f32]) -> f32;
 /// A kernel over an f32 query and an f16 stored vector.

@@ -9,11 +9,12 @@
 //! - **Rows whose value the index cannot represent are remembered** (a float under an integer
 //!   index): a range over that key then also considers them, and marks the answer inexact so
 //!   the caller verifies.
-//! - **Ordered sets keyed by (value, row)** serve ranges by a seek, equality as a one-value
-//!   range, and updates in O(log n); each row also remembers its keys, so replacing or removing
-//!   a payload touches only its own entries.
+//! - **Each value maps to a sorted list of rows** (a hash map for strings, an ordered map for
+//!   numbers, so a range is a seek plus a walk over the distinct values in it); rows mostly
+//!   arrive in ascending order, so adding one is an append. Each row also remembers its keys,
+//!   so replacing or removing a payload touches only its own entries.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::ControlFlow;
 use std::str::FromStr;
@@ -114,12 +115,26 @@ enum Key {
     Bool(bool),
 }
 
+/// A sorted list of rows: appends are O(1) (rows mostly arrive in order), reads are a slice.
+type Rows = Vec<u32>;
+
 #[derive(Debug, Clone)]
 enum Postings {
-    Strings(HashMap<String, BTreeSet<u32>>),
-    Ints(BTreeSet<(i64, u32)>),
-    Nums(BTreeSet<(Num, u32)>),
-    Bools([BTreeSet<u32>; 2]),
+    Strings(HashMap<String, Rows>),
+    Ints(BTreeMap<i64, Rows>),
+    Nums(BTreeMap<Num, Rows>),
+    Bools([Rows; 2]),
+}
+
+/// Adds or removes `row` in a sorted list.
+fn toggle(rows: &mut Rows, row: u32, add: bool) {
+    match (rows.binary_search(&row), add) {
+        (Err(at), true) => rows.insert(at, row),
+        (Ok(at), false) => {
+            rows.remove(at);
+        }
+        _ => {}
+    }
 }
 
 /// Rows matching an indexed condition, ascending; `exact` unless some must still be checked
@@ -148,10 +163,10 @@ impl PayloadIndex {
         let postings = match kind {
             PayloadIndexType::Keyword | PayloadIndexType::Uuid => Postings::Strings(HashMap::new()),
             PayloadIndexType::Integer | PayloadIndexType::Datetime => {
-                Postings::Ints(BTreeSet::new())
+                Postings::Ints(BTreeMap::new())
             }
-            PayloadIndexType::Float => Postings::Nums(BTreeSet::new()),
-            PayloadIndexType::Bool => Postings::Bools([BTreeSet::new(), BTreeSet::new()]),
+            PayloadIndexType::Float => Postings::Nums(BTreeMap::new()),
+            PayloadIndexType::Bool => Postings::Bools([Vec::new(), Vec::new()]),
         };
         PayloadIndex {
             key,
@@ -255,27 +270,30 @@ impl PayloadIndex {
     }
 
     fn posting(&mut self, k: Key, row: u32, add: bool) {
-        fn apply<T: Ord>(set: &mut BTreeSet<T>, item: T, add: bool) {
+        fn keyed<K: Ord>(map: &mut BTreeMap<K, Rows>, k: K, row: u32, add: bool) {
             if add {
-                set.insert(item);
-            } else {
-                set.remove(&item);
+                toggle(map.entry(k).or_default(), row, true);
+            } else if let Some(rows) = map.get_mut(&k) {
+                toggle(rows, row, false);
+                if rows.is_empty() {
+                    map.remove(&k);
+                }
             }
         }
         match (&mut self.postings, k) {
             (Postings::Strings(map), Key::Str(s)) => {
                 if add {
-                    map.entry(s).or_default().insert(row);
-                } else if let Some(set) = map.get_mut(&s) {
-                    set.remove(&row);
-                    if set.is_empty() {
+                    toggle(map.entry(s).or_default(), row, true);
+                } else if let Some(rows) = map.get_mut(&s) {
+                    toggle(rows, row, false);
+                    if rows.is_empty() {
                         map.remove(&s);
                     }
                 }
             }
-            (Postings::Ints(set), Key::Int(i)) => apply(set, (i, row), add),
-            (Postings::Nums(set), Key::Num(x)) => apply(set, (Num(x), row), add),
-            (Postings::Bools(sets), Key::Bool(b)) => apply(&mut sets[usize::from(b)], row, add),
+            (Postings::Ints(map), Key::Int(i)) => keyed(map, i, row, add),
+            (Postings::Nums(map), Key::Num(x)) => keyed(map, Num(x), row, add),
+            (Postings::Bools(lists), Key::Bool(b)) => toggle(&mut lists[usize::from(b)], row, add),
             _ => debug_assert!(false, "a key of the wrong type for its index"),
         }
     }
@@ -285,30 +303,27 @@ impl PayloadIndex {
     pub(crate) fn answer(&self, check: &FieldCheck) -> Option<Hits> {
         let exact = |rows: Vec<u32>| Some(Hits { rows, exact: true });
         match (&self.postings, check) {
-            (Postings::Strings(map), FieldCheck::Value(MatchValue::Keyword(s))) => exact(
-                map.get(s)
-                    .map_or_else(Vec::new, |set| set.iter().copied().collect()),
-            ),
+            (Postings::Strings(map), FieldCheck::Value(MatchValue::Keyword(s))) => {
+                exact(map.get(s).cloned().unwrap_or_default())
+            }
             (Postings::Strings(map), FieldCheck::Any(ValueSet::Keywords(values))) => {
                 exact(union(values.iter().filter_map(|v| map.get(v))))
             }
-            (Postings::Ints(set), FieldCheck::Value(MatchValue::Integer(i)))
+            (Postings::Ints(map), FieldCheck::Value(MatchValue::Integer(i)))
                 if self.kind == PayloadIndexType::Integer =>
             {
-                exact(dedup(set.range((*i, 0)..=(*i, u32::MAX)).map(|&(_, r)| r)))
+                exact(map.get(i).cloned().unwrap_or_default())
             }
-            (Postings::Ints(set), FieldCheck::Any(ValueSet::Integers(values)))
+            (Postings::Ints(map), FieldCheck::Any(ValueSet::Integers(values)))
                 if self.kind == PayloadIndexType::Integer =>
             {
-                exact(dedup(values.iter().flat_map(|&i| {
-                    set.range((i, 0)..=(i, u32::MAX)).map(|&(_, r)| r)
-                })))
+                exact(union(values.iter().filter_map(|v| map.get(v))))
             }
-            (Postings::Ints(set), FieldCheck::Range(range))
+            (Postings::Ints(map), FieldCheck::Range(range))
                 if self.kind == PayloadIndexType::Integer =>
             {
-                // Compared as f64, as the evaluator does; integers beyond the bounds by more
-                // than f64 rounding are skipped by the seek.
+                // Compared as f64, as the evaluator does; the seek is one wider on each side so
+                // f64 rounding of the bounds cannot drop a value.
                 let lo = range
                     .gt
                     .or(range.gte)
@@ -320,10 +335,10 @@ impl PayloadIndex {
                 if lo > hi {
                     return exact(Vec::new());
                 }
-                let mut rows = dedup(
-                    set.range((lo, 0)..=(hi, u32::MAX))
-                        .filter(|&&(v, _)| range.contains(v as f64))
-                        .map(|&(_, r)| r),
+                let mut rows = union(
+                    map.range(lo..=hi)
+                        .filter(|&(&v, _)| range.contains(v as f64))
+                        .map(|(_, rows)| rows),
                 );
                 if self.unrepresented.is_empty() {
                     return exact(rows);
@@ -333,19 +348,19 @@ impl PayloadIndex {
                 rows.dedup();
                 Some(Hits { rows, exact: false })
             }
-            (Postings::Nums(set), FieldCheck::Range(range)) => {
+            (Postings::Nums(map), FieldCheck::Range(range)) => {
                 let lo = range.gt.or(range.gte).map_or(f64::NEG_INFINITY, |b| b);
                 let hi = range.lt.or(range.lte).map_or(f64::INFINITY, |b| b);
                 if lo > hi {
                     return exact(Vec::new());
                 }
-                exact(dedup(
-                    set.range((Num(lo), 0)..=(Num(hi), u32::MAX))
-                        .filter(|&&(v, _)| range.contains(v.0))
-                        .map(|&(_, r)| r),
+                exact(union(
+                    map.range(Num(lo)..=Num(hi))
+                        .filter(|&(v, _)| range.contains(v.0))
+                        .map(|(_, rows)| rows),
                 ))
             }
-            (Postings::Ints(set), FieldCheck::DatetimeRange(range))
+            (Postings::Ints(map), FieldCheck::DatetimeRange(range))
                 if self.kind == PayloadIndexType::Datetime =>
             {
                 let lo = range.gt.or(range.gte).unwrap_or(i64::MIN);
@@ -353,31 +368,55 @@ impl PayloadIndex {
                 if lo > hi {
                     return exact(Vec::new());
                 }
-                exact(dedup(
-                    set.range((lo, 0)..=(hi, u32::MAX))
-                        .filter(|&&(v, _)| range.contains(v))
-                        .map(|&(_, r)| r),
+                exact(union(
+                    map.range(lo..=hi)
+                        .filter(|&(&v, _)| range.contains(v))
+                        .map(|(_, rows)| rows),
                 ))
             }
-            (Postings::Bools(sets), FieldCheck::Value(MatchValue::Bool(b))) => {
-                exact(sets[usize::from(*b)].iter().copied().collect())
+            (Postings::Bools(lists), FieldCheck::Value(MatchValue::Bool(b))) => {
+                exact(lists[usize::from(*b)].clone())
             }
             _ => None,
         }
     }
 }
 
-/// Sorted, deduplicated rows from any order.
-fn dedup(rows: impl Iterator<Item = u32>) -> Vec<u32> {
-    let mut v: Vec<u32> = rows.collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// The union of posting sets, ascending.
-fn union<'a>(sets: impl Iterator<Item = &'a BTreeSet<u32>>) -> Vec<u32> {
-    dedup(sets.flat_map(|s| s.iter().copied()))
+/// The union of sorted row lists, sorted: one list is copied as is.
+fn union<'a>(lists: impl Iterator<Item = &'a Rows>) -> Vec<u32> {
+    let lists: Vec<&Rows> = lists.collect();
+    match lists.as_slice() {
+        [] => Vec::new(),
+        [one] => one.to_vec(),
+        many => {
+            let total: usize = many.iter().map(|l| l.len()).sum();
+            let end = many
+                .iter()
+                .filter_map(|l| l.last())
+                .max()
+                .map_or(0, |&r| r as usize + 1);
+            if total * 8 < end {
+                let mut v: Vec<u32> = many.iter().flat_map(|l| l.iter().copied()).collect();
+                v.sort_unstable();
+                v.dedup();
+                return v;
+            }
+            // Many rows: mark them in a bitmap and read it back in order, linear in the rows.
+            let mut words = vec![0u64; end.div_ceil(64)];
+            for &r in many.iter().flat_map(|l| l.iter()) {
+                words[r as usize / 64] |= 1 << (r % 64);
+            }
+            let mut v = Vec::with_capacity(total);
+            for (w, &bits) in words.iter().enumerate() {
+                let mut b = bits;
+                while b != 0 {
+                    v.push((w * 64) as u32 + b.trailing_zeros());
+                    b &= b - 1;
+                }
+            }
+            v
+        }
+    }
 }
 
 /// The intersection of two ascending row lists.

@@ -17,6 +17,10 @@ use crate::vectors::RowsRef;
 /// Bytes of vectors per block: half of a typical 512 KiB–1 MiB L2, leaving room for queries.
 const BLOCK_BYTES: usize = 256 * 1024;
 
+/// How far ahead a scan over listed rows prefetches, in rows, and how many lines of that row.
+const PREFETCH_AHEAD: usize = 2;
+const PREFETCH_AHEAD_LINES: usize = 64;
+
 /// Below this many multiply-adds a batch is scanned on the calling thread.
 #[cfg(feature = "parallel")]
 const PARALLEL_MIN_WORK: usize = 1 << 20;
@@ -104,7 +108,7 @@ pub(crate) fn scan(
     }
 }
 
-fn scan_typed<T: Sync>(
+fn scan_typed<T: Sync + bytemuck::Pod>(
     rows: &[T],
     dim: usize,
     kernel: fn(&[f32], &[T]) -> f32,
@@ -121,6 +125,17 @@ fn scan_typed<T: Sync>(
             let end = (start + block).min(range.end);
             for (q, top) in queries.iter().zip(tops.iter_mut()) {
                 for i in start..end {
+                    if let Candidates::List(list) = cands {
+                        // Listed rows are scattered, out of the hardware prefetcher's reach:
+                        // start loading a row a few ahead of the one being scored.
+                        if let Some(&ahead) = list.get(i + PREFETCH_AHEAD) {
+                            let at = ahead as usize * dim;
+                            crate::distance::prefetch(
+                                bytemuck::cast_slice(&rows[at..at + dim]),
+                                PREFETCH_AHEAD_LINES,
+                            );
+                        }
+                    }
                     let off = cands.get(i);
                     let at = off as usize * dim;
                     let raw = kernel(q.vector, &rows[at..at + dim]);

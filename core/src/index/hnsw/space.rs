@@ -147,25 +147,14 @@ macro_rules! with_space {
 }
 pub(crate) use with_space;
 
-/// Pulls the first cache lines of `bytes` toward the core (x86_64; a no-op elsewhere).
+/// Pulls the first cache lines of `bytes` toward the core: the first lines only, because the
+/// hardware streamer takes over on longer vectors and more hints would flood the load queue.
 #[inline(always)]
 pub(crate) fn prefetch_bytes(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // The first lines only: the hardware streamer takes over on longer vectors, and more
-        // hints would flood the load queue.
-        for line in bytes.chunks(64).take(PREFETCH_LINES) {
-            // SAFETY: a prefetch is a hint that never faults, and the pointer is in bounds.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
+    crate::distance::prefetch(bytes, PREFETCH_LINES);
 }
 
 /// Cache lines of each row hinted before it is scored.
-#[cfg(target_arch = "x86_64")]
 const PREFETCH_LINES: usize = 2;
 
 impl<T: Element> Rows<'_, T> {
