@@ -144,14 +144,15 @@ def main():
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     plot = sys.argv[5] if len(sys.argv) > 5 else None
     records = []
-    runs = [("stratavec", [exe, str(m), str(ef_c)])]
+    runs = [("stratavec", [exe, str(m), str(ef_c)]), ("stratavec-int8", [exe, str(m), str(ef_c), "int8"])]
     runs += [(p, [sys.executable, __file__, "--engine", p, str(m), str(ef_c), str(threads)]) for p in PEERS]
     for name, cmd in runs:
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         records += [json.loads(l) for l in out.splitlines() if l.startswith("{")]
         print(f"measured {name}", file=sys.stderr)
-    engines = ["stratavec"] + PEERS
+    ours = ["stratavec", "stratavec-int8"]
+    engines = ours + PEERS
     get = lambda e, ev: [r for r in records if r["engine"] == e and r["event"] == ev]
     build = {e: get(e, "build")[0] for e in engines}
     opened = {e: get(e, "open")[0]["seconds"] for e in engines}
@@ -160,15 +161,16 @@ def main():
     print(f"# HNSW on wordnet-minilm (115,659 x 384, cosine), m={m}, ef_construction={ef_c}\n")
     print(f"Build on {threads} threads; queries on one thread; recall@10 against exact ground truth; "
           "all engines in one run on the same machine.\n")
-    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | stratavec QPS ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | stratavec / engine | "
+          "stratavec-int8 / engine |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for e in engines:
         q = at[e]
-        ratio = f"{at['stratavec'] / q:.2f}x" if q and at["stratavec"] else "-"
+        ratios = [f"{at[o] / q:.2f}x" if q and at[o] else "-" for o in ours]
         qps = f"{q:.0f}" if q else "not reached"
         b = build[e]
         print(f"| {e} | {b['seconds']:.1f} | {build['stratavec']['seconds'] / b['seconds']:.2f}x | "
-              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | {ratio} |")
+              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | {ratios[0]} | {ratios[1]} |")
     print("\nBuild ratio = stratavec time / engine time (below 1 is faster); QPS ratio = stratavec / engine "
           "(above 1 is faster). faiss-flat is exact search (recall 1.0).\n")
     print("| ef | " + " | ".join(f"{e} QPS / recall" for e in engines if e != "faiss-flat") + " |")
@@ -183,15 +185,19 @@ def main():
         print(f"| {ef} | " + " | ".join(cells) + " |")
     flat = get("faiss-flat", "search")[0]
     print(f"\nfaiss-flat (exact, one thread): {flat['qps']:.0f} QPS, recall {flat['recall']:.4f}\n")
-    filtered = get("stratavec", "filtered")
-    if filtered:
-        unfiltered = [x for x in get("stratavec", "search") if x["ef"] == 64][0]["qps"]
-        print("Filtered search, stratavec, ef=64 (recall against the filter's exact ground truth):\n")
+    for o in ours:
+        filtered = get(o, "filtered")
+        if not filtered:
+            continue
+        unfiltered = [x for x in get(o, "search") if x["ef"] == 64][0]["qps"]
+        print(f"Filtered search, {o}, ef=64, payload indexes on the filtered keys (recall against the "
+              "filter's exact ground truth; QPS / unfiltered compares with unfiltered ef=64):\n")
         print("| filter | selectivity | recall@10 | QPS | QPS / unfiltered |")
         print("|---|---:|---:|---:|---:|")
         for r in filtered:
             print(f"| {r['filter']} | {r['selectivity']} | {r['recall']:.4f} | {r['qps']:.0f} | "
                   f"{r['qps'] / unfiltered:.2f} |")
+        print()
     if plot:
         import matplotlib
         matplotlib.use("Agg")

@@ -7,14 +7,15 @@
 //! - open: the time to memory-map the snapshot (graph included) and answer a first query;
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
-//! Usage: hnsw_bench [m] [ef_construction] [f32|f16]
+//! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8]
+//! (`int8`: searches rank by int8 codes and rescore, reported as engine `stratavec-int8`)
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use stratavec_core::{
-    Collection, CollectionConfig, Filter, HnswParams, Metric, PayloadIndexType, PointId,
-    SearchRequest, Snapshot, VectorType,
+    Collection, CollectionConfig, Filter, HnswParams, Int8Params, Metric, PayloadIndexType,
+    PointId, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -76,6 +77,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         VectorType::F32
     };
+    let int8 = std::env::args().any(|a| a == "int8");
+    let engine = if int8 { "stratavec-int8" } else { "stratavec" };
     let m = args.first().copied().unwrap_or(16);
     let ef_construction = args.get(1).copied().unwrap_or(200);
     let Some(w) = Wordnet::load()? else {
@@ -102,10 +105,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ef_construction,
         ..HnswParams::default()
     })?;
+    if int8 {
+        col.quantize_int8(Int8Params::default())?;
+    }
     let build = t.elapsed().as_secs_f64();
     let memory_mib = proc_kib("VmHWM:").saturating_sub(rss_before) as f64 / 1024.0;
     println!(
-        r#"{{"engine": "stratavec", "event": "build", "m": {m}, "ef_construction": {ef_construction}, "threads": {threads}, "type": "{vector_type}", "seconds": {build:.3}, "ingest_seconds": {ingest:.3}, "memory_mib": {memory_mib:.1}}}"#
+        r#"{{"engine": "{engine}", "event": "build", "m": {m}, "ef_construction": {ef_construction}, "threads": {threads}, "type": "{vector_type}", "seconds": {build:.3}, "ingest_seconds": {ingest:.3}, "memory_mib": {memory_mib:.1}}}"#
     );
     for (id, p) in ids.iter().zip(&w.payloads) {
         col.overwrite_payload(std::slice::from_ref(id), p);
@@ -114,7 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
         let (qps, recall) = run(&|r| col.search(r).unwrap_or_default(), &w, gt, ef, None);
         println!(
-            r#"{{"engine": "stratavec", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
+            r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
         );
     }
 
@@ -127,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     snap.search(&SearchRequest::new(&w.queries[..w.dim], 10))?;
     let open = t.elapsed().as_secs_f64();
     println!(
-        r#"{{"engine": "stratavec", "event": "open", "seconds": {open:.4}, "indexed": {}}}"#,
+        r#"{{"engine": "{engine}", "event": "open", "seconds": {open:.4}, "indexed": {}}}"#,
         snap.has_index()
     );
     drop(snap);
@@ -144,7 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         col.create_payload_index(key, kind)?;
     }
     println!(
-        r#"{{"engine": "stratavec", "event": "payload_indexes", "seconds": {:.3}}}"#,
+        r#"{{"engine": "{engine}", "event": "payload_indexes", "seconds": {:.3}}}"#,
         t.elapsed().as_secs_f64()
     );
     for (name, spec) in &w.filters {
@@ -160,7 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(&filter),
         );
         println!(
-            r#"{{"engine": "stratavec", "event": "filtered", "filter": "{name}", "selectivity": {}, "ef": 64, "qps": {qps:.1}, "recall": {recall:.4}}}"#,
+            r#"{{"engine": "{engine}", "event": "filtered", "filter": "{name}", "selectivity": {}, "ef": 64, "qps": {qps:.1}, "recall": {recall:.4}}}"#,
             spec["selectivity"]
         );
     }

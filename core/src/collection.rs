@@ -28,6 +28,7 @@ use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
+use crate::quantization::{Int8Codes, Int8Params};
 use crate::read::{self, Layer, PointSource};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::{FileKind, Segment};
@@ -49,6 +50,8 @@ pub struct Collection {
     dead: Bitset,
     /// Payload indexes, each over every row (tombstones hold nothing).
     payload_indexes: Vec<PayloadIndex>,
+    /// Int8 codes of every row, when quantization is on.
+    int8: Option<Int8Codes>,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -64,6 +67,7 @@ impl Collection {
             hnsw: None,
             dead: Bitset::new(0),
             payload_indexes: Vec::new(),
+            int8: None,
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -195,6 +199,9 @@ impl Collection {
             match self.index.get(id) {
                 Some(&row) if !indexed => {
                     self.vectors.set(row as usize, v);
+                    if let Some(c) = &mut self.int8 {
+                        c.set(row as usize, &vectors::prepared(self.config.metric, v));
+                    }
                     for i in &mut self.payload_indexes {
                         i.set_row(row, Some(&payload));
                     }
@@ -211,6 +218,9 @@ impl Collection {
                     }
                     for i in &mut self.payload_indexes {
                         i.set_row(self.ids.len() as u32, Some(&payload));
+                    }
+                    if let Some(c) = &mut self.int8 {
+                        c.push(&vectors::prepared(self.config.metric, v));
                     }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);
@@ -274,6 +284,9 @@ impl Collection {
             self.hnsw = Some(compacted);
         }
         self.vectors.remove_rows(&self.dead);
+        if let Some(c) = &mut self.int8 {
+            c.retain_rows(|r| !self.dead.contains(r));
+        }
         let mut r = 0;
         self.ids.retain(|_| {
             r += 1;
@@ -313,6 +326,25 @@ impl Collection {
         self.payload_indexes.retain(|i| i.key().as_str() != key);
         self.payload_indexes.push(index);
         Ok(())
+    }
+
+    /// Switches on int8 quantization: learns a scale from the current vectors and keeps a one
+    /// byte code per component of every vector, current through every write. Searches then
+    /// rank by codes and rescore `oversampling × k` candidates with the full vectors (see
+    /// [`crate::quantization`]); `SearchRequest::exact` still searches at full precision.
+    /// Calling it again relearns the scale.
+    pub fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
+        self.int8 = Some(Int8Codes::train(
+            self.vectors.rows(),
+            self.config.dim,
+            params,
+        )?);
+        Ok(())
+    }
+
+    /// Whether int8 quantization is on.
+    pub fn is_quantized(&self) -> bool {
+        self.int8.is_some()
     }
 
     /// Removes the payload index on `key`; returns whether there was one.
@@ -361,6 +393,9 @@ impl Collection {
         }
         let last = self.ids.len() - 1;
         self.vectors.swap_remove(row);
+        if let Some(c) = &mut self.int8 {
+            c.swap_remove(row);
+        }
         self.ids.swap_remove(row);
         self.payloads.swap_remove(row);
         if row != last {
@@ -503,6 +538,9 @@ impl Collection {
             i.set_row(at, Some(&payload));
         }
         self.vectors.push_stored(from, row);
+        if let Some(c) = &mut self.int8 {
+            c.push(&from.get(row, self.config.dim));
+        }
         self.ids.push(id);
         self.payloads.push(payload);
         self.index.insert(id, at);
@@ -575,5 +613,9 @@ impl PointSource for Collection {
 
     fn payload_indexes(&self) -> &[PayloadIndex] {
         &self.payload_indexes
+    }
+
+    fn int8(&self) -> Option<&Int8Codes> {
+        self.int8.as_ref()
     }
 }

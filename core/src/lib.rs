@@ -25,6 +25,7 @@ pub mod error;
 pub mod filter;
 pub mod index;
 pub mod point;
+pub mod quantization;
 mod read;
 mod search;
 mod snapshot;
@@ -43,6 +44,7 @@ pub use filter::Filter;
 pub use index::hnsw::HnswParams;
 pub use index::payload::PayloadIndexType;
 pub use point::{Payload, PointId, Record, ScoredPoint};
+pub use quantization::Int8Params;
 pub use read::{ScrollPage, SearchRequest};
 pub use snapshot::Snapshot;
 #[cfg(feature = "fs")]

@@ -11,7 +11,9 @@ use crate::filter::{Condition, Filter};
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::index::payload::{intersect, Hits, PayloadIndex};
 use crate::point::{Payload, PointId, Record, ScoredPoint};
+use crate::quantization::Int8Codes;
 use crate::search::exact::{self, Candidates, Query};
+use crate::search::quantized::{rescore, scan_codes};
 use crate::topk::TopK;
 use crate::vectors::{self, RowsRef};
 
@@ -41,6 +43,10 @@ pub(crate) trait PointSource: Sync {
     /// Payload indexes over these rows.
     fn payload_indexes(&self) -> &[PayloadIndex] {
         &[]
+    }
+    /// Int8 codes of these rows, when quantization is on.
+    fn int8(&self) -> Option<&Int8Codes> {
+        None
     }
 }
 
@@ -495,6 +501,7 @@ pub(crate) fn search_batch(
         for (layer, &base) in layers.iter().zip(&bases) {
             let dead = layer.dead.filter(|d| d.count() > 0);
             let graph = layer.src.hnsw();
+            let codes = layer.src.int8();
             let matching = match filter {
                 Some(f) => Some(matching_rows(*layer, f)?),
                 None => None,
@@ -536,15 +543,37 @@ pub(crate) fn search_batch(
                     let r = &requests[i];
                     let want = cap(i, allowed_count);
                     let ef = r.ef.unwrap_or(64).max(want);
-                    for c in g.search(
-                        layer.src.rows(),
-                        config.dim,
-                        metric,
-                        &prepared[i],
-                        want,
-                        ef,
-                        allow,
-                    ) {
+                    let hits = match codes {
+                        // Walk the graph over codes, then rescore the best few exactly.
+                        Some(c) => {
+                            let pool = c.params().candidates(want);
+                            let found = g.search_in(
+                                &c.space(metric),
+                                &c.encode(&prepared[i]),
+                                pool,
+                                ef.max(pool),
+                                allow,
+                            );
+                            rescore(
+                                layer.src.rows(),
+                                config.dim,
+                                metric,
+                                &prepared[i],
+                                &found,
+                                want,
+                            )
+                        }
+                        None => g.search(
+                            layer.src.rows(),
+                            config.dim,
+                            metric,
+                            &prepared[i],
+                            want,
+                            ef,
+                            allow,
+                        ),
+                    };
+                    for c in hits {
                         merged[slot].push(c.score, (base + c.offset as usize) as u32);
                     }
                 }
@@ -565,6 +594,33 @@ pub(crate) fn search_batch(
                 (Some(rows), _) | (None, Some(rows)) => Candidates::List(rows),
                 (None, None) => Candidates::All(layer.src.len()),
             };
+            // Scans over codes (then rescored) unless the request asked for exact search.
+            let (code_members, exact_members): (Members<'_>, Members<'_>) = exact_members
+                .into_iter()
+                .partition(|(_, &i)| codes.is_some() && !requests[i].exact);
+            if let Some(c) = codes {
+                let space = c.space(metric);
+                for &(slot, &i) in &code_members {
+                    let want = cap(i, cands.len());
+                    let found = scan_codes(
+                        &space,
+                        &c.encode(&prepared[i]),
+                        cands,
+                        c.params().candidates(want),
+                    );
+                    let hits = rescore(
+                        layer.src.rows(),
+                        config.dim,
+                        metric,
+                        &prepared[i],
+                        &found,
+                        want,
+                    );
+                    for h in hits {
+                        merged[slot].push(h.score, (base + h.offset as usize) as u32);
+                    }
+                }
+            }
             let queries: Vec<Query<'_>> = exact_members
                 .iter()
                 .map(|&(_, &i)| Query {

@@ -11,6 +11,7 @@ use crate::filter::JsonPath;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
+use crate::quantization::{Int8Codes, Int8Params};
 use crate::read::{Layer, PointSource};
 use crate::storage::{FileBytes, FileKind, Segment};
 use crate::vectors::RowsRef;
@@ -21,6 +22,8 @@ pub struct Snapshot {
     segment: Segment,
     /// Payload indexes built since opening (the file holds none yet).
     payload_indexes: Vec<PayloadIndex>,
+    /// Int8 codes computed since opening.
+    int8: Option<Int8Codes>,
 }
 
 impl Snapshot {
@@ -51,6 +54,7 @@ impl Snapshot {
         Ok(Snapshot {
             segment,
             payload_indexes: Vec::new(),
+            int8: None,
         })
     }
 
@@ -88,6 +92,18 @@ impl Snapshot {
         }
         self.payload_indexes.retain(|i| i.key().as_str() != key);
         self.payload_indexes.push(index);
+        Ok(())
+    }
+
+    /// Switches on int8 quantization for searches (see [`Collection::quantize_int8`]): the
+    /// codes are computed in memory from the file's vectors, which stay where they are for
+    /// rescoring.
+    pub fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
+        self.int8 = Some(Int8Codes::train(
+            self.segment.rows(),
+            self.segment.config().dim,
+            params,
+        )?);
         Ok(())
     }
 
@@ -144,5 +160,9 @@ impl PointSource for Snapshot {
 
     fn payload_indexes(&self) -> &[PayloadIndex] {
         &self.payload_indexes
+    }
+
+    fn int8(&self) -> Option<&Int8Codes> {
+        self.int8.as_ref()
     }
 }

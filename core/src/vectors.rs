@@ -25,6 +25,14 @@ pub(crate) enum RowsRef<'a> {
 }
 
 impl<'a> RowsRef<'a> {
+    /// Number of rows of dimension `dim`.
+    pub(crate) fn len(&self, dim: usize) -> usize {
+        match self {
+            RowsRef::F32(r) => r.len() / dim.max(1),
+            RowsRef::F16(r) => r.len() / dim.max(1),
+        }
+    }
+
     /// Row `i` widened to f32.
     pub(crate) fn get(&self, i: usize, dim: usize) -> Vec<f32> {
         let range = i * dim..(i + 1) * dim;

@@ -21,6 +21,7 @@ use half::f16;
 
 use crate::error::{Error, Result};
 
+pub mod int8;
 pub mod scalar;
 
 #[cfg(target_arch = "x86_64")]

@@ -43,7 +43,7 @@ impl Candidates<'_> {
     }
 
     #[inline]
-    fn get(&self, i: usize) -> u32 {
+    pub(crate) fn get(&self, i: usize) -> u32 {
         match self {
             // Offsets fit u32: the collection caps its size at u32::MAX rows.
             Candidates::All(_) => i as u32,

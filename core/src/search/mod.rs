@@ -2,3 +2,4 @@
 //! measured against; HNSW joins it here.
 
 pub(crate) mod exact;
+pub(crate) mod quantized;

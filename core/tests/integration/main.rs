@@ -8,5 +8,6 @@ mod fuzz_regressions;
 mod hnsw;
 mod kernels;
 mod payload_index;
+mod quantization;
 mod storage;
 mod wordnet;

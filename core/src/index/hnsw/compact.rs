@@ -122,7 +122,7 @@ impl GraphRef<'_> {
         }
         cands.sort_unstable();
         cands.dedup();
-        let base = space.row_f32(r);
+        let base = space.row_query(r);
         let mut scored: Vec<Candidate> = cands
             .into_iter()
             .map(|x| Candidate {

@@ -184,7 +184,7 @@ impl GraphRef<'_> {
     fn plan<S: Space>(&self, space: &S, row: u32, ef: usize, m: usize) -> Plan {
         let level = self.level(row);
         let mut layers = vec![Vec::new(); level + 1];
-        let q = space.row_f32(row);
+        let q = space.row_query(row);
         let Some(entry) = self.descend(space, &q, level + 1) else {
             return Plan { row, layers };
         };
@@ -220,7 +220,7 @@ impl GraphRef<'_> {
             return list;
         }
         current.iter().for_each(|&n| space.prefetch(n));
-        let base = space.row_f32(target);
+        let base = space.row_query(target);
         let mut cands: Vec<Candidate> = current
             .iter()
             .map(|&n| Candidate {
@@ -249,7 +249,7 @@ impl GraphRef<'_> {
             if kept.len() == cap {
                 break;
             }
-            let cv = space.row_f32(c.offset);
+            let cv = space.row_query(c.offset);
             if kept.iter().all(|k| space.score(&cv, k.offset) < c.score) {
                 kept.push(c);
             }

@@ -348,7 +348,13 @@ impl<'a> GraphRef<'a> {
     }
 
     /// Walks to the closest neighbour until none is closer (search with ef = 1).
-    fn greedy<S: Space>(&self, space: &S, q: &[f32], mut at: Candidate, level: usize) -> Candidate {
+    fn greedy<S: Space>(
+        &self,
+        space: &S,
+        q: &S::Query,
+        mut at: Candidate,
+        level: usize,
+    ) -> Candidate {
         loop {
             let mut moved = false;
             for &n in self.neighbours(at.offset, level) {
@@ -368,7 +374,7 @@ impl<'a> GraphRef<'a> {
     }
 
     /// The entry point, descended greedily to layer `down_to`.
-    fn descend<S: Space>(&self, space: &S, q: &[f32], down_to: usize) -> Option<Candidate> {
+    fn descend<S: Space>(&self, space: &S, q: &S::Query, down_to: usize) -> Option<Candidate> {
         let entry = self.entry?;
         let mut at = Candidate {
             score: space.score(q, entry),
@@ -387,7 +393,7 @@ impl<'a> GraphRef<'a> {
     fn search_layer<S: Space>(
         &self,
         space: &S,
-        q: &[f32],
+        q: &S::Query,
         entries: &[Candidate],
         ef: usize,
         level: usize,
@@ -466,10 +472,10 @@ impl<'a> GraphRef<'a> {
             .search_in(space, q, k, ef, allow))
     }
 
-    fn search_in<S: Space>(
+    pub(crate) fn search_in<S: Space>(
         &self,
         space: &S,
-        q: &[f32],
+        q: &S::Query,
         k: usize,
         ef: usize,
         allow: Allow<'_>,

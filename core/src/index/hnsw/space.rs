@@ -9,16 +9,18 @@ use half::f16;
 use crate::config::Metric;
 use crate::distance::{KernelF16, KernelF32, Kernels};
 
-/// Rows scored against f32 queries as rank scores (higher is closer).
+/// Rows scored against queries as rank scores (higher is closer).
 pub(crate) trait Space: Sync {
+    /// What a query is in this space: f32 components, or int8 codes.
+    type Query: ?Sized + ToOwned + Sync;
     /// Number of rows.
     fn len(&self) -> usize;
     /// Rank score of row `r` against `q`; NaN (opposite infinities summed) ranks last.
-    fn score(&self, q: &[f32], r: u32) -> f32;
+    fn score(&self, q: &Self::Query, r: u32) -> f32;
     /// Asks the CPU to start loading row `r`.
     fn prefetch(&self, r: u32);
-    /// Row `r` as an f32 query: borrowed in place for f32 storage, widened for f16.
-    fn row_f32(&self, r: u32) -> Cow<'_, [f32]>;
+    /// Row `r` as a query: borrowed in place where the stored form is the query form.
+    fn row_query(&self, r: u32) -> Cow<'_, Self::Query>;
 }
 
 /// A stored element type.
@@ -70,6 +72,8 @@ impl<T: Element> Gathered<'_, T> {
 
 #[cfg(feature = "fs")]
 impl<T: Element> Space for Gathered<'_, T> {
+    type Query = [f32];
+
     fn len(&self) -> usize {
         self.origin.len()
     }
@@ -89,7 +93,7 @@ impl<T: Element> Space for Gathered<'_, T> {
         prefetch_bytes(bytemuck::cast_slice(self.row(r)));
     }
 
-    fn row_f32(&self, r: u32) -> Cow<'_, [f32]> {
+    fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
         T::widen(self.row(r))
     }
 }
@@ -166,6 +170,8 @@ impl<T: Element> Rows<'_, T> {
 }
 
 impl<T: Element> Space for Rows<'_, T> {
+    type Query = [f32];
+
     #[inline(always)]
     fn len(&self) -> usize {
         self.rows.len() / self.dim
@@ -186,7 +192,7 @@ impl<T: Element> Space for Rows<'_, T> {
         prefetch_bytes(bytemuck::cast_slice(self.row(r)));
     }
 
-    fn row_f32(&self, r: u32) -> Cow<'_, [f32]> {
+    fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
         T::widen(self.row(r))
     }
 }

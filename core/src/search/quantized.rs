@@ -1,0 +1,74 @@
+//! Search over int8 codes with full-precision rescoring (see `quantization`).
+
+use crate::config::Metric;
+use crate::index::hnsw::space::{with_space, Space};
+use crate::quantization::CodeSpace;
+use crate::search::exact::Candidates;
+use crate::topk::{Candidate, TopK};
+use crate::vectors::RowsRef;
+
+/// Rows scanned per parallel task.
+#[cfg(feature = "parallel")]
+const PARALLEL_CHUNK: usize = 16_384;
+
+/// How far ahead a scan over listed rows prefetches, in rows.
+const PREFETCH_AHEAD: usize = 4;
+
+/// The `cap` best candidates among `cands` by code score, best first.
+pub(crate) fn scan_codes(
+    space: &CodeSpace<'_>,
+    q: &[i8],
+    cands: Candidates<'_>,
+    cap: usize,
+) -> Vec<Candidate> {
+    let scan = |range: std::ops::Range<usize>| {
+        let mut top = TopK::new(cap);
+        for i in range.clone() {
+            if let Candidates::List(list) = cands {
+                if let Some(&ahead) = list.get(i + PREFETCH_AHEAD) {
+                    space.prefetch(ahead);
+                }
+            }
+            let r = cands.get(i);
+            top.push(space.score(q, r), r);
+        }
+        top
+    };
+    #[cfg(feature = "parallel")]
+    if cands.len() > 2 * PARALLEL_CHUNK {
+        use rayon::prelude::*;
+        let ranges: Vec<_> = (0..cands.len())
+            .step_by(PARALLEL_CHUNK)
+            .map(|s| s..(s + PARALLEL_CHUNK).min(cands.len()))
+            .collect();
+        return ranges
+            .into_par_iter()
+            .map(scan)
+            .reduce_with(|mut a, b| {
+                a.merge(b);
+                a
+            })
+            .map_or_else(Vec::new, TopK::into_sorted);
+    }
+    scan(0..cands.len()).into_sorted()
+}
+
+/// The `want` best of `cands` by full-precision rank score against the prepared query `q`,
+/// best first.
+pub(crate) fn rescore(
+    rows: RowsRef<'_>,
+    dim: usize,
+    metric: Metric,
+    q: &[f32],
+    cands: &[Candidate],
+    want: usize,
+) -> Vec<Candidate> {
+    with_space!(rows, dim, metric, |space| {
+        cands.iter().for_each(|c| space.prefetch(c.offset));
+        let mut top = TopK::new(want);
+        for c in cands {
+            top.push(space.score(q, c.offset), c.offset);
+        }
+        top.into_sorted()
+    })
+}

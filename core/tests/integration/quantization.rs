@@ -1,0 +1,212 @@
+//! Int8 quantization: the integer kernels are exact at every level, and searches that rank by
+//! codes and rescore keep recall and return full-precision scores (thresholds, no timings).
+
+use std::collections::{HashMap, HashSet};
+
+use stratavec_core::distance::int8::int8_kernel_levels;
+use stratavec_core::{
+    Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric, PointId,
+    SearchRequest, Snapshot, VectorType,
+};
+use stratavec_testkit::dataset::Wordnet;
+use stratavec_testkit::Rng;
+
+#[test]
+fn int8_kernels_are_exact_at_every_level() {
+    let mut rng = Rng::new(4);
+    let levels = int8_kernel_levels();
+    for dim in (0..=600).chain([1023, 4099]) {
+        let a: Vec<i8> = (0..dim)
+            .map(|_| (rng.next_u64() % 255) as i64 as i8)
+            .collect();
+        let b: Vec<i8> = (0..dim)
+            .map(|_| (rng.next_u64() % 255) as i64 as i8)
+            .collect();
+        let dot: i64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| i64::from(x) * i64::from(y))
+            .sum();
+        let l2: i64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| (i64::from(x) - i64::from(y)).pow(2))
+            .sum();
+        let l1: i64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| (i64::from(x) - i64::from(y)).abs())
+            .sum();
+        for k in &levels {
+            assert_eq!((k.dot)(&a, &b), dot, "dot, dim {dim}, avx2 {}", k.avx2);
+            assert_eq!((k.l2sq)(&a, &b), l2, "l2sq, dim {dim}, avx2 {}", k.avx2);
+            assert_eq!((k.l1)(&a, &b), l1, "l1, dim {dim}, avx2 {}", k.avx2);
+        }
+    }
+    // The extremes at the largest dimension: no lane overflows.
+    let (a, b) = (vec![-127i8; 65_536], vec![127i8; 65_536]);
+    for k in &levels {
+        assert_eq!((k.l2sq)(&a, &b), 254 * 254 * 65_536);
+        assert_eq!((k.dot)(&a, &b), -127 * 127 * 65_536);
+    }
+}
+
+/// Recall@10 of default searches against exact ones, and every returned score checked against
+/// the exact score of that id.
+fn check(
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>,
+    queries: &[f32],
+    dim: usize,
+    ef: usize,
+    filter: Option<&Filter>,
+) -> f64 {
+    let (mut found, mut total) = (0, 0);
+    for q in queries.chunks_exact(dim) {
+        let base = SearchRequest {
+            filter,
+            with_payload: false,
+            ..SearchRequest::new(q, 10)
+        };
+        let exact = search(&SearchRequest {
+            exact: true,
+            k: 1000,
+            ..base
+        });
+        let exact_score: HashMap<PointId, f32> = exact.iter().map(|h| (h.id, h.score)).collect();
+        let top: HashSet<PointId> = exact.iter().take(10).map(|h| h.id).collect();
+        for h in search(&SearchRequest {
+            ef: Some(ef),
+            ..base
+        }) {
+            // With fewer than 1000 matches, the exact list holds every point passing.
+            assert!(
+                exact.len() == 1000 || exact_score.contains_key(&h.id),
+                "a hit outside the filter"
+            );
+            if let Some(&s) = exact_score.get(&h.id) {
+                assert!(
+                    (s - h.score).abs() <= 1e-5 * s.abs().max(1.0),
+                    "score {} vs exact {s}",
+                    h.score
+                );
+            }
+            found += usize::from(top.contains(&h.id));
+        }
+        total += top.len();
+    }
+    if total == 0 {
+        return 1.0; // nothing passes the filter (and nothing was returned: checked above)
+    }
+    found as f64 / total as f64
+}
+
+#[test]
+fn quantized_search_keeps_recall_for_every_metric() {
+    let (n, dim) = (6000, 32);
+    for metric in Metric::ALL {
+        let mut rng = Rng::new(17);
+        let centres = rng.vectors(40, dim);
+        let data: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let c = &centres[(i % 40) * dim..(i % 40 + 1) * dim];
+                c.iter()
+                    .map(|x| x + 0.25 * rng.signed())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut col =
+            Collection::new(CollectionConfig::new(dim, metric).with_vector_type(VectorType::F16))
+                .unwrap();
+        let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+        col.upsert(&ids, &data, None).unwrap();
+        col.quantize_int8(Int8Params::default()).unwrap();
+        let queries: Vec<f32> = (0..50 * dim)
+            .map(|i| centres[i % (40 * dim)] + 0.25 * rng.signed())
+            .collect();
+        // Scans over codes (no graph yet), then the graph walked over codes.
+        let scanned = check(&|r| col.search(r).unwrap(), &queries, dim, 64, None);
+        col.build_index(HnswParams::default()).unwrap();
+        let walked = check(&|r| col.search(r).unwrap(), &queries, dim, 128, None);
+        let bar = if metric == Metric::Dot { 0.90 } else { 0.95 };
+        assert!(
+            scanned >= 0.97 && walked >= bar,
+            "{metric}: recall {scanned:.3} scanned, {walked:.3} walked"
+        );
+        // Writes keep the codes current.
+        let more: Vec<PointId> = (n as u64..n as u64 + 500).map(PointId::Num).collect();
+        col.upsert(&more, &data[..500 * dim], None).unwrap();
+        col.delete(&ids[..300]);
+        let after = check(&|r| col.search(r).unwrap(), &queries, dim, 128, None);
+        assert!(after >= bar, "{metric}: recall {after:.3} after writes");
+    }
+}
+
+#[test]
+fn quantized_wordnet_keeps_recall_under_every_filter() {
+    let Some(w) = Wordnet::load().expect("the shared dataset is present but unreadable") else {
+        eprintln!("skipped: ../shared/data/wordnet-minilm is not present");
+        return;
+    };
+    let n = 30_000;
+    let dim = w.dim;
+    let mut col = Collection::new(CollectionConfig::new(dim, Metric::Cosine)).unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    col.upsert(&ids, &w.base[..n * dim], Some(w.payloads[..n].to_vec()))
+        .unwrap();
+    col.build_index(HnswParams::default()).unwrap();
+    col.quantize_int8(Int8Params::default()).unwrap();
+    let queries = &w.queries[..200 * dim];
+    let r = check(&|r| col.search(r).unwrap(), queries, dim, 100, None);
+    eprintln!("wordnet 30k int8: recall@10 at ef=100 = {r:.4}");
+    assert!(r >= 0.95, "unfiltered recall@10 {r:.3}");
+    for (name, spec) in &w.filters {
+        let filter = Filter::from_json(&spec["filter"]).unwrap();
+        let r = check(
+            &|r| col.search(r).unwrap(),
+            queries,
+            dim,
+            100,
+            Some(&filter),
+        );
+        eprintln!("wordnet 30k int8, filter {name}: recall@10 = {r:.4}");
+        assert!(r >= 0.95, "filter {name}: recall@10 {r:.3}");
+    }
+    // A snapshot quantized after opening answers like the collection.
+    let mut snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
+    snap.quantize_int8(Int8Params::default()).unwrap();
+    let r = check(&|r| snap.search(r).unwrap(), queries, dim, 100, None);
+    assert!(r >= 0.95, "snapshot recall@10 {r:.3}");
+}
+
+#[test]
+fn bad_quantization_settings_are_refused() {
+    let mut col = Collection::new(CollectionConfig::new(4, Metric::Dot)).unwrap();
+    for params in [
+        Int8Params {
+            quantile: 0.2,
+            ..Int8Params::default()
+        },
+        Int8Params {
+            quantile: f32::NAN,
+            ..Int8Params::default()
+        },
+        Int8Params {
+            oversampling: 0.5,
+            ..Int8Params::default()
+        },
+    ] {
+        let e = col.quantize_int8(params).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    }
+    // An empty collection can be quantized; points added later are encoded as they arrive.
+    col.quantize_int8(Int8Params::default()).unwrap();
+    col.upsert(&[PointId::Num(1)], &[0.5, 0.5, 0.5, 0.5], None)
+        .unwrap();
+    assert_eq!(
+        col.search(&SearchRequest::new(&[1.0, 0.0, 0.0, 0.0], 1))
+            .unwrap()[0]
+            .id,
+        PointId::Num(1)
+    );
+    assert!(col.is_quantized());
+}
