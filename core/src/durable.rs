@@ -212,6 +212,9 @@ fn install_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     )))
 }
 
+/// Extra attempts, 10 ms apart, to take a collection's lock before reporting `Conflict`.
+const LOCK_RETRIES: usize = 20;
+
 fn lock_dir(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK);
     let file = OpenOptions::new()
@@ -220,7 +223,18 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(io_err(format!("opening {}", path.display())))?;
-    match file.try_lock() {
+    // A lock just released can stay held for an instant: a child process forked by another
+    // thread shares the open file until it execs. So contention is retried briefly before it
+    // is reported.
+    let mut result = file.try_lock();
+    for _ in 0..LOCK_RETRIES {
+        if !matches!(result, Err(std::fs::TryLockError::WouldBlock)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        result = file.try_lock();
+    }
+    match result {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Conflict(format!(
             "the collection at {} is open for writing by another process or handle (lock held on {}); \

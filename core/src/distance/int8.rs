@@ -121,17 +121,17 @@ const PORTABLE: Int8Kernels = Int8Kernels {
 
 /// Every int8 kernel table this build and CPU can run (the portable one first).
 pub fn int8_kernel_levels() -> Vec<Int8Kernels> {
-    let mut levels = vec![PORTABLE];
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
-        levels.push(Int8Kernels {
+        let avx2 = Int8Kernels {
             avx2: true,
             dot: avx2::dot,
             l2sq: avx2::l2sq,
             l1: avx2::l1,
-        });
+        };
+        return vec![PORTABLE, avx2];
     }
-    levels
+    vec![PORTABLE]
 }
 
 /// The best int8 kernels for this CPU, detected once. `STRATAVEC_SIMD=scalar` forces the
