@@ -22,7 +22,6 @@ use crate::bitset::Bitset;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::filter::JsonPath;
 use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
@@ -301,12 +300,11 @@ impl Collection {
             *row = new_row[*row as usize];
         }
         self.dead = Bitset::new(self.ids.len());
-        for i in &mut self.payload_indexes {
-            let mut fresh = PayloadIndex::new(i.key().clone(), i.kind());
-            for (r, p) in self.payloads.iter().enumerate() {
-                fresh.set_row(r as u32, Some(p));
-            }
-            *i = fresh;
+        let defs = self.payload_index_list();
+        self.payload_indexes.clear();
+        for (key, kind) in defs {
+            // Cannot fail: the key parsed when the index was created.
+            let _ = self.create_payload_index(&key, kind);
         }
     }
 
@@ -314,15 +312,9 @@ impl Collection {
     /// `kind`, so filter conditions on it are answered from the index instead of by reading
     /// every payload; kept current by every write. An index on the same key is replaced.
     pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
-        let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
-            path: key.to_owned(),
-            reason,
+        let index = PayloadIndex::build(key, kind, self.payloads.len(), |r| {
+            Ok((!self.dead.contains(r)).then_some(Cow::Borrowed(&self.payloads[r])))
         })?;
-        let mut index = PayloadIndex::new(path, kind);
-        for (r, p) in self.payloads.iter().enumerate() {
-            let live = !self.dead.contains(r);
-            index.set_row(r as u32, live.then_some(p));
-        }
         self.payload_indexes.retain(|i| i.key().as_str() != key);
         self.payload_indexes.push(index);
         Ok(())

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::filter::{Filter, JsonPath};
 use crate::index::hnsw::compact::gathered_graph;
 use crate::index::hnsw::HnswParams;
-use crate::index::payload::{PayloadIndex, PayloadIndexType};
+use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
 use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
@@ -282,11 +282,7 @@ impl Base {
     fn new(segment: Arc<Segment>, defs: &[(String, PayloadIndexType)]) -> Result<Base> {
         let mut indexes: Vec<PayloadIndex> = Vec::with_capacity(defs.len());
         for (key, kind) in defs {
-            let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
-                path: key.clone(),
-                reason,
-            })?;
-            indexes.push(PayloadIndex::new(path, *kind));
+            indexes.push(PayloadIndex::new(parse_key(key)?, *kind));
         }
         if !indexes.is_empty() {
             for row in 0..segment.len() {
@@ -841,10 +837,7 @@ impl DurableCollection {
     /// itself is rebuilt in memory when the collection is opened (by reading every payload of
     /// the checkpoint once) and kept current by every write.
     pub fn create_payload_index(&self, key: &str, kind: PayloadIndexType) -> Result<()> {
-        JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
-            path: key.to_owned(),
-            reason,
-        })?;
+        parse_key(key)?;
         let _writer = lock(&self.writer);
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();

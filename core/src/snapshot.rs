@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
-use crate::filter::JsonPath;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
@@ -82,14 +81,10 @@ impl Snapshot {
     /// [`Collection::create_payload_index`]). Built in memory by reading every payload once;
     /// the file is not changed.
     pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
-        let path = JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
-            path: key.to_owned(),
-            reason,
+        let segment = &self.segment;
+        let index = PayloadIndex::build(key, kind, segment.len(), |r| {
+            segment.payload(r).map(|p| Some(Cow::Owned(p)))
         })?;
-        let mut index = PayloadIndex::new(path, kind);
-        for r in 0..self.segment.len() {
-            index.set_row(r as u32, Some(&self.segment.payload(r)?));
-        }
         self.payload_indexes.retain(|i| i.key().as_str() != key);
         self.payload_indexes.push(index);
         Ok(())

@@ -157,7 +157,30 @@ pub(crate) struct PayloadIndex {
     unrepresented: BTreeSet<u32>,
 }
 
+/// Parses the key path of an index; an error names the key.
+pub(crate) fn parse_key(key: &str) -> Result<JsonPath> {
+    JsonPath::parse(key).map_err(|reason| Error::InvalidFilter {
+        path: key.to_owned(),
+        reason,
+    })
+}
+
 impl PayloadIndex {
+    /// An index of `key` as `kind` over rows `0..n`, where `payload(r)` gives row `r`'s
+    /// payload (`None` for a row that holds nothing).
+    pub(crate) fn build<'p>(
+        key: &str,
+        kind: PayloadIndexType,
+        n: usize,
+        mut payload: impl FnMut(usize) -> Result<Option<std::borrow::Cow<'p, Payload>>>,
+    ) -> Result<PayloadIndex> {
+        let mut index = PayloadIndex::new(parse_key(key)?, kind);
+        for r in 0..n {
+            index.set_row(r as u32, payload(r)?.as_deref());
+        }
+        Ok(index)
+    }
+
     /// An empty index of `key`.
     pub(crate) fn new(key: JsonPath, kind: PayloadIndexType) -> PayloadIndex {
         let postings = match kind {

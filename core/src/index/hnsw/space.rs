@@ -61,40 +61,23 @@ pub(crate) struct Gathered<'a, T> {
 }
 
 #[cfg(feature = "fs")]
-impl<T: Element> Gathered<'_, T> {
+impl<T: Element> FloatRows for Gathered<'_, T> {
+    type Elem = T;
+
+    fn count(&self) -> usize {
+        self.origin.len()
+    }
+
     #[inline(always)]
     fn row(&self, r: u32) -> &[T] {
         let (p, i) = self.origin[r as usize];
         let at = i as usize * self.dim;
         &self.parts[p as usize][at..at + self.dim]
     }
-}
-
-#[cfg(feature = "fs")]
-impl<T: Element> Space for Gathered<'_, T> {
-    type Query = [f32];
-
-    fn len(&self) -> usize {
-        self.origin.len()
-    }
 
     #[inline(always)]
-    fn score(&self, q: &[f32], r: u32) -> f32 {
-        let s = self.sign * (self.kernel)(q, self.row(r));
-        if s.is_nan() {
-            f32::NEG_INFINITY
-        } else {
-            s
-        }
-    }
-
-    #[inline(always)]
-    fn prefetch(&self, r: u32) {
-        prefetch_bytes(bytemuck::cast_slice(self.row(r)));
-    }
-
-    fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
-        T::widen(self.row(r))
+    fn kernel(&self) -> (Kernel<T>, f32) {
+        (self.kernel, self.sign)
     }
 }
 
@@ -161,25 +144,53 @@ pub(crate) fn prefetch_bytes(bytes: &[u8]) {
 /// Cache lines of each row hinted before it is scored.
 const PREFETCH_LINES: usize = 2;
 
-impl<T: Element> Rows<'_, T> {
+impl<T: Element> FloatRows for Rows<'_, T> {
+    type Elem = T;
+
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.rows.len() / self.dim
+    }
+
     #[inline(always)]
     fn row(&self, r: u32) -> &[T] {
         let at = r as usize * self.dim;
         &self.rows[at..at + self.dim]
     }
+
+    #[inline(always)]
+    fn kernel(&self) -> (Kernel<T>, f32) {
+        (self.kernel, self.sign)
+    }
 }
 
-impl<T: Element> Space for Rows<'_, T> {
+/// A float kernel over an f32 query and a stored row of `T`.
+pub(crate) type Kernel<T> = fn(&[f32], &[T]) -> f32;
+
+/// Stores of float rows scored by one float kernel (rows in place, or gathered from several
+/// stores); the one [`Space`] implementation below serves them all.
+pub(crate) trait FloatRows: Sync {
+    type Elem: Element;
+    /// Number of rows.
+    fn count(&self) -> usize;
+    /// Row `r` as stored.
+    fn row(&self, r: u32) -> &[Self::Elem];
+    /// The kernel, and +1 where a larger kernel value is closer or -1 where it is farther.
+    fn kernel(&self) -> (Kernel<Self::Elem>, f32);
+}
+
+impl<S: FloatRows> Space for S {
     type Query = [f32];
 
     #[inline(always)]
     fn len(&self) -> usize {
-        self.rows.len() / self.dim
+        self.count()
     }
 
     #[inline(always)]
     fn score(&self, q: &[f32], r: u32) -> f32 {
-        let s = self.sign * (self.kernel)(q, self.row(r));
+        let (kernel, sign) = self.kernel();
+        let s = sign * kernel(q, self.row(r));
         if s.is_nan() {
             f32::NEG_INFINITY
         } else {
@@ -193,6 +204,6 @@ impl<T: Element> Space for Rows<'_, T> {
     }
 
     fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
-        T::widen(self.row(r))
+        S::Elem::widen(self.row(r))
     }
 }
