@@ -212,6 +212,10 @@ fn install_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     )))
 }
 
+/// Rows written since the last checkpoint before an indexed collection builds a graph over
+/// them; below this they are scanned exactly beside the checkpoint's graph.
+const MEM_GRAPH_MIN_ROWS: usize = 8192;
+
 /// Extra attempts, 10 ms apart, to take a collection's lock before reporting `Conflict`.
 const LOCK_RETRIES: usize = 20;
 
@@ -431,6 +435,14 @@ impl Layers {
                     }
                 }
                 self.mem.apply_upsert(&ids, &vectors, payloads);
+                // An indexed collection's recent writes get their own graph once there are
+                // enough of them that scanning them would cost more than walking one; the
+                // graph then grows with each write until the next checkpoint links them in.
+                if let Some(params) = self.index {
+                    if !self.mem.has_index() && self.mem.len() >= MEM_GRAPH_MIN_ROWS {
+                        self.mem.build_index(params)?;
+                    }
+                }
             }
             WalOp::Delete { ids } => {
                 for &id in &ids {
@@ -864,6 +876,18 @@ impl DurableCollection {
     /// The payload indexes: key path and type.
     pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
         lock(&self.manifest).payload_indexes.clone()
+    }
+
+    /// How many live points are searched without a graph: all of them when the collection is
+    /// not indexed; otherwise those written since the last checkpoint, until they are numerous
+    /// enough to get a graph of their own (8192).
+    pub fn unindexed_points(&self) -> usize {
+        let st = self.read_state();
+        match st.index {
+            None => st.len(),
+            Some(_) if st.mem.has_index() => 0,
+            Some(_) => st.mem.len(),
+        }
     }
 
     /// Whether the collection is indexed (see [`DurableCollection::build_index`]).

@@ -368,3 +368,60 @@ fn bad_parameters_are_rejected() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn many_writes_after_a_checkpoint_get_their_own_graph() {
+    use stratavec_core::{DurableCollection, DurableOptions};
+    let (dim, n) = (8, 12_000);
+    let mut rng = Rng::new(44);
+    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-mem-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = DurableCollection::create(
+        &dir,
+        CollectionConfig::new(dim, Metric::Euclid),
+        DurableOptions::default(),
+    )
+    .unwrap();
+    // Index the empty collection, then write more than the in-memory layer's graph threshold
+    // without a checkpoint (the default checkpoint threshold is 64 MiB of log).
+    d.build_index(HnswParams::default()).unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    for chunk in ids.chunks(1000) {
+        d.upsert(chunk, &clustered(&mut rng, chunk.len(), dim), None)
+            .unwrap();
+        if chunk[0] == PointId::Num(0) {
+            assert_eq!(
+                d.unindexed_points(),
+                1000,
+                "a few recent writes are scanned"
+            );
+        }
+    }
+    assert_eq!(
+        d.unindexed_points(),
+        0,
+        "many recent writes have their own graph"
+    );
+    d.delete(&ids[..100]).unwrap();
+    let queries = clustered(&mut rng, 40, dim);
+    let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(
+        r >= 0.95,
+        "recall@10 {r:.3} over the in-memory layer's graph"
+    );
+    for q in queries.chunks_exact(dim) {
+        let hits = d.search(&SearchRequest::new(q, 20)).unwrap();
+        assert!(hits.iter().all(|h| !ids[..100].contains(&h.id)));
+    }
+    // Replaying the log rebuilds the same state; a checkpoint then carries one graph.
+    drop(d);
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert_eq!(d.unindexed_points(), 0);
+    let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(r >= 0.95, "recall@10 {r:.3} after replay");
+    d.checkpoint().unwrap();
+    let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 100);
+    assert!(r >= 0.95, "recall@10 {r:.3} after the checkpoint");
+    drop(d);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
