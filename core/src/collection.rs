@@ -190,7 +190,9 @@ impl Collection {
         self.ids.reserve(new_rows);
         self.payloads.reserve(new_rows);
         let mut payloads = payloads.map(Vec::into_iter);
-        for (id, v) in ids.iter().zip(vectors.chunks_exact(dim)) {
+        for (id, raw) in ids.iter().zip(vectors.chunks_exact(dim)) {
+            // Normalised once (under cosine) for the store and the codes alike.
+            let v = &*vectors::prepared(self.config.metric, raw);
             let payload = payloads
                 .as_mut()
                 .and_then(Iterator::next)
@@ -199,7 +201,7 @@ impl Collection {
                 Some(&row) if !indexed => {
                     self.vectors.set(row as usize, v);
                     if let Some(c) = &mut self.int8 {
-                        c.set(row as usize, &vectors::prepared(self.config.metric, v));
+                        c.set(row as usize, v);
                     }
                     for i in &mut self.payload_indexes {
                         i.set_row(row, Some(&payload));
@@ -219,7 +221,7 @@ impl Collection {
                         i.set_row(self.ids.len() as u32, Some(&payload));
                     }
                     if let Some(c) = &mut self.int8 {
-                        c.push(&vectors::prepared(self.config.metric, v));
+                        c.push(v);
                     }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);

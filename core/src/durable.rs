@@ -30,7 +30,8 @@ use crate::error::{Error, Result};
 use crate::filter::{Filter, JsonPath};
 use crate::index::hnsw::compact::gathered_graph;
 use crate::index::hnsw::HnswParams;
-use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
+use crate::index::payload::{parse_key, PayloadIndexType};
+use crate::indexed_segment::IndexedSegment;
 use crate::point::{Payload, PointId};
 use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
@@ -274,82 +275,11 @@ fn indexed_collection(
     Ok(c)
 }
 
-/// The checkpoint segment with its payload indexes, built in memory when it is opened.
-#[derive(Debug)]
-struct Base {
-    segment: Arc<Segment>,
-    indexes: Vec<PayloadIndex>,
-}
-
-impl Base {
-    /// The segment with these payload indexes, built by reading every payload once.
-    fn new(segment: Arc<Segment>, defs: &[(String, PayloadIndexType)]) -> Result<Base> {
-        let mut indexes: Vec<PayloadIndex> = Vec::with_capacity(defs.len());
-        for (key, kind) in defs {
-            indexes.push(PayloadIndex::new(parse_key(key)?, *kind));
-        }
-        if !indexes.is_empty() {
-            for row in 0..segment.len() {
-                let p = segment.payload(row)?;
-                for i in &mut indexes {
-                    i.set_row(row as u32, Some(&p));
-                }
-            }
-        }
-        Ok(Base { segment, indexes })
-    }
-}
-
-impl std::ops::Deref for Base {
-    type Target = Segment;
-
-    fn deref(&self) -> &Segment {
-        &self.segment
-    }
-}
-
-impl PointSource for Base {
-    fn config(&self) -> &CollectionConfig {
-        self.segment.config()
-    }
-
-    fn len(&self) -> usize {
-        self.segment.len()
-    }
-
-    fn rows(&self) -> crate::vectors::RowsRef<'_> {
-        self.segment.rows()
-    }
-
-    fn id(&self, row: usize) -> PointId {
-        self.segment.id(row)
-    }
-
-    fn find(&self, id: PointId) -> Option<usize> {
-        self.segment.find(id)
-    }
-
-    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
-        PointSource::rows_in_id_order(&*self.segment, start)
-    }
-
-    fn payload(&self, row: usize) -> Result<std::borrow::Cow<'_, Payload>> {
-        PointSource::payload(&*self.segment, row)
-    }
-
-    fn hnsw(&self) -> Option<crate::index::hnsw::GraphRef<'_>> {
-        self.segment.hnsw()
-    }
-
-    fn payload_indexes(&self) -> &[PayloadIndex] {
-        &self.indexes
-    }
-}
-
 /// The collection's contents: the checkpoint segment and what was written since.
 #[derive(Debug)]
 struct Layers {
-    base: Option<Arc<Base>>,
+    /// The checkpoint with its payload indexes, built in memory when it is opened.
+    base: Option<Arc<IndexedSegment>>,
     /// Rows of `base` deleted or superseded by `mem`.
     dead: Bitset,
     mem: Collection,
@@ -372,7 +302,11 @@ impl Layers {
         Ok(Layers {
             mem: indexed_collection(*segment.config(), defs)?,
             index: segment.hnsw().map(|g| g.params()),
-            base: Some(Arc::new(Base::new(Arc::new(segment), defs)?)),
+            base: Some(Arc::new({
+                let mut base = IndexedSegment::new(Arc::new(segment));
+                base.create_payload_indexes(defs)?;
+                base
+            })),
             dead: Bitset::new(n),
         })
     }
@@ -855,15 +789,13 @@ impl DurableCollection {
         let mut next = manifest.clone();
         next.payload_indexes.retain(|(k, _)| k != key);
         next.payload_indexes.push((key.to_owned(), kind));
-        let base = {
-            let st = self.read_state();
-            match &st.base {
-                Some(b) => Some(Arc::new(Base::new(
-                    b.segment.clone(),
-                    &next.payload_indexes,
-                )?)),
-                None => None,
+        // The new index is built beside the current ones, which readers keep using meanwhile.
+        let base = match self.read_state().base.as_deref().cloned() {
+            Some(mut b) => {
+                b.create_payload_indexes(&[(key.to_owned(), kind)])?;
+                Some(Arc::new(b))
             }
+            None => None,
         };
         install_manifest(&self.dir, &next)?;
         let mut st = self.write_state();

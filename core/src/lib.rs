@@ -24,6 +24,7 @@ mod durable;
 pub mod error;
 pub mod filter;
 pub mod index;
+mod indexed_segment;
 pub mod point;
 pub mod quantization;
 mod read;

@@ -16,7 +16,7 @@
 use crate::config::Metric;
 use crate::distance::int8::{int8_kernels, KernelI8};
 use crate::error::{Error, Result};
-use crate::vectors::RowsRef;
+use crate::vectors::{retain_rows, swap_remove_row, RowsRef};
 
 /// Int8 quantization settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,45 +112,32 @@ impl Int8Codes {
 
     /// Encodes a prepared (normalised under cosine) vector.
     pub(crate) fn encode(&self, v: &[f32]) -> Vec<i8> {
-        let inv = 1.0 / self.scale;
-        v.iter()
-            .map(|&x| (x * inv).round().clamp(-127.0, 127.0) as i8)
-            .collect()
+        v.iter().map(|&x| code(self.scale, x)).collect()
     }
 
     /// Appends the codes of a prepared vector.
     pub(crate) fn push(&mut self, v: &[f32]) {
-        let code = self.encode(v);
-        self.codes.extend_from_slice(&code);
+        let scale = self.scale;
+        self.codes.extend(v.iter().map(|&x| code(scale, x)));
     }
 
     /// Replaces row `i`'s codes.
     pub(crate) fn set(&mut self, i: usize, v: &[f32]) {
-        let code = self.encode(v);
-        self.codes[i * self.dim..(i + 1) * self.dim].copy_from_slice(&code);
+        let scale = self.scale;
+        let row = &mut self.codes[i * self.dim..(i + 1) * self.dim];
+        for (c, &x) in row.iter_mut().zip(v) {
+            *c = code(scale, x);
+        }
     }
 
     /// Moves the last row into row `i` and drops the last row.
     pub(crate) fn swap_remove(&mut self, i: usize) {
-        let d = self.dim;
-        let last = self.codes.len() / d - 1;
-        if i != last {
-            self.codes.copy_within(last * d..(last + 1) * d, i * d);
-        }
-        self.codes.truncate(last * d);
+        swap_remove_row(&mut self.codes, self.dim, i);
     }
 
     /// Keeps the rows `keep` accepts, in order.
     pub(crate) fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
-        let d = self.dim;
-        let mut to = 0;
-        for from in 0..self.codes.len() / d {
-            if keep(from) {
-                self.codes.copy_within(from * d..(from + 1) * d, to * d);
-                to += 1;
-            }
-        }
-        self.codes.truncate(to * d);
+        retain_rows(&mut self.codes, self.dim, keep);
     }
 
     /// The codes as a search space for `metric`.
@@ -168,6 +155,12 @@ impl Int8Codes {
             sign,
         }
     }
+}
+
+/// The code of one component under `scale`.
+#[inline]
+fn code(scale: f32, x: f32) -> i8 {
+    (x / scale).round().clamp(-127.0, 127.0) as i8
 }
 
 /// Int8 codes scored against an int8 query.

@@ -2,27 +2,22 @@
 //! memory-mapped. The same reads as [`Collection`](crate::Collection), answered by the same
 //! code (`read`).
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
-use crate::index::hnsw::GraphRef;
-use crate::index::payload::{PayloadIndex, PayloadIndexType};
-use crate::point::{Payload, PointId};
-use crate::quantization::{Int8Codes, Int8Params};
-use crate::read::{Layer, PointSource};
+use crate::index::payload::PayloadIndexType;
+use crate::indexed_segment::IndexedSegment;
+use crate::quantization::Int8Params;
+use crate::read::Layer;
 use crate::storage::{FileBytes, FileKind, Segment};
-use crate::vectors::RowsRef;
 
 /// A snapshot opened read-only.
 #[derive(Debug)]
 pub struct Snapshot {
-    segment: Segment,
-    /// Payload indexes built since opening (the file holds none yet).
-    payload_indexes: Vec<PayloadIndex>,
-    /// Int8 codes computed since opening.
-    int8: Option<Int8Codes>,
+    /// The file, with the payload indexes and codes built since opening (the file holds none).
+    segment: IndexedSegment,
 }
 
 impl Snapshot {
@@ -51,9 +46,7 @@ impl Snapshot {
             )));
         }
         Ok(Snapshot {
-            segment,
-            payload_indexes: Vec::new(),
-            int8: None,
+            segment: IndexedSegment::new(Arc::new(segment)),
         })
     }
 
@@ -81,25 +74,15 @@ impl Snapshot {
     /// [`Collection::create_payload_index`]). Built in memory by reading every payload once;
     /// the file is not changed.
     pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
-        let segment = &self.segment;
-        let index = PayloadIndex::build(key, kind, segment.len(), |r| {
-            segment.payload(r).map(|p| Some(Cow::Owned(p)))
-        })?;
-        self.payload_indexes.retain(|i| i.key().as_str() != key);
-        self.payload_indexes.push(index);
-        Ok(())
+        self.segment
+            .create_payload_indexes(&[(key.to_owned(), kind)])
     }
 
     /// Switches on int8 quantization for searches (see [`Collection::quantize_int8`]): the
     /// codes are computed in memory from the file's vectors, which stay where they are for
     /// rescoring.
     pub fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
-        self.int8 = Some(Int8Codes::train(
-            self.segment.rows(),
-            self.segment.config().dim,
-            params,
-        )?);
-        Ok(())
+        self.segment.quantize_int8(params)
     }
 
     /// Whether the file carries an HNSW graph (searches then use it, read in place).
@@ -117,47 +100,5 @@ impl Snapshot {
         Collection::from_segment(&self.segment)
     }
 
-    crate::read::read_methods!(self => [Layer::whole(self)]);
-}
-
-impl PointSource for Snapshot {
-    fn config(&self) -> &CollectionConfig {
-        self.segment.config()
-    }
-
-    fn len(&self) -> usize {
-        self.segment.len()
-    }
-
-    fn rows(&self) -> RowsRef<'_> {
-        self.segment.rows()
-    }
-
-    fn id(&self, row: usize) -> PointId {
-        self.segment.id(row)
-    }
-
-    fn find(&self, id: PointId) -> Option<usize> {
-        self.segment.find(id)
-    }
-
-    fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_> {
-        self.segment.rows_in_id_order(start)
-    }
-
-    fn payload(&self, row: usize) -> Result<Cow<'_, Payload>> {
-        PointSource::payload(&self.segment, row)
-    }
-
-    fn hnsw(&self) -> Option<GraphRef<'_>> {
-        self.segment.hnsw()
-    }
-
-    fn payload_indexes(&self) -> &[PayloadIndex] {
-        &self.payload_indexes
-    }
-
-    fn int8(&self) -> Option<&Int8Codes> {
-        self.int8.as_ref()
-    }
+    crate::read::read_methods!(self => [Layer::whole(&self.segment)]);
 }

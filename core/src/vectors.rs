@@ -55,7 +55,6 @@ impl<'a> RowsRef<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct VectorStore {
     dim: usize,
-    metric: Metric,
     rows: Rows,
 }
 
@@ -130,7 +129,6 @@ impl VectorStore {
         };
         VectorStore {
             dim: config.dim,
-            metric: config.metric,
             rows,
         }
     }
@@ -150,11 +148,10 @@ impl VectorStore {
         }
     }
 
-    /// Appends a validated vector.
+    /// Appends a validated vector already [`prepared`] for the metric.
     pub(crate) fn push(&mut self, v: &[f32]) {
-        let v = prepared(self.metric, v);
         match &mut self.rows {
-            Rows::F32(r) => r.extend_from_slice(&v),
+            Rows::F32(r) => r.extend_from_slice(v),
             Rows::F16(r) => r.extend(v.iter().map(|&x| f16::from_f32(x))),
         }
     }
@@ -173,12 +170,11 @@ impl VectorStore {
         }
     }
 
-    /// Overwrites row `i` with a validated vector.
+    /// Overwrites row `i` with a validated vector already [`prepared`] for the metric.
     pub(crate) fn set(&mut self, i: usize, v: &[f32]) {
-        let v = prepared(self.metric, v);
         let range = i * self.dim..(i + 1) * self.dim;
         match &mut self.rows {
-            Rows::F32(r) => r[range].copy_from_slice(&v),
+            Rows::F32(r) => r[range].copy_from_slice(v),
             Rows::F16(r) => {
                 for (dst, &x) in r[range].iter_mut().zip(v.iter()) {
                     *dst = f16::from_f32(x);
@@ -189,36 +185,39 @@ impl VectorStore {
 
     /// Drops the rows in `dead`, keeping the others in order.
     pub(crate) fn remove_rows(&mut self, dead: &Bitset) {
-        let d = self.dim;
-        fn keep_rows<T: Copy>(r: &mut Vec<T>, dead: &Bitset, d: usize) {
-            let mut to = 0;
-            for from in 0..r.len() / d {
-                if !dead.contains(from) {
-                    r.copy_within(from * d..(from + 1) * d, to * d);
-                    to += 1;
-                }
-            }
-            r.truncate(to * d);
-        }
+        let keep = |r: usize| !dead.contains(r);
         match &mut self.rows {
-            Rows::F32(r) => keep_rows(r, dead, d),
-            Rows::F16(r) => keep_rows(r, dead, d),
+            Rows::F32(r) => retain_rows(r, self.dim, keep),
+            Rows::F16(r) => retain_rows(r, self.dim, keep),
         }
     }
 
     /// Moves the last row into row `i` and drops the last row.
     pub(crate) fn swap_remove(&mut self, i: usize) {
-        let d = self.dim;
-        fn swap_remove_row<T: Copy>(r: &mut Vec<T>, i: usize, d: usize) {
-            let last = r.len() / d - 1;
-            if i != last {
-                r.copy_within(last * d..(last + 1) * d, i * d);
-            }
-            r.truncate(last * d);
-        }
         match &mut self.rows {
-            Rows::F32(r) => swap_remove_row(r, i, d),
-            Rows::F16(r) => swap_remove_row(r, i, d),
+            Rows::F32(r) => swap_remove_row(r, self.dim, i),
+            Rows::F16(r) => swap_remove_row(r, self.dim, i),
         }
     }
+}
+
+/// Keeps the rows (of `width` elements, back to back in `buf`) that `keep` accepts, in order.
+pub(crate) fn retain_rows<T: Copy>(buf: &mut Vec<T>, width: usize, keep: impl Fn(usize) -> bool) {
+    let mut to = 0;
+    for from in 0..buf.len() / width {
+        if keep(from) {
+            buf.copy_within(from * width..(from + 1) * width, to * width);
+            to += 1;
+        }
+    }
+    buf.truncate(to * width);
+}
+
+/// Moves the last row (of `width` elements) of `buf` into row `i` and drops the last row.
+pub(crate) fn swap_remove_row<T: Copy>(buf: &mut Vec<T>, width: usize, i: usize) {
+    let last = buf.len() / width - 1;
+    if i != last {
+        buf.copy_within(last * width..(last + 1) * width, i * width);
+    }
+    buf.truncate(last * width);
 }

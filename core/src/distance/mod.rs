@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 use half::f16;
 
+use crate::config::Metric;
 use crate::error::{Error, Result};
 
 pub mod int8;
@@ -229,6 +230,25 @@ impl Kernels {
             }),
             #[allow(unreachable_patterns)]
             _ => None,
+        }
+    }
+
+    /// The f32-storage kernel that scores `metric`: the dot product for cosine (on normalised
+    /// vectors) and dot, squared L2 for euclid, L1 for manhattan.
+    pub fn f32_for(&self, metric: Metric) -> KernelF32 {
+        match metric {
+            Metric::Cosine | Metric::Dot => self.dot_f32,
+            Metric::Euclid => self.l2sq_f32,
+            Metric::Manhattan => self.l1_f32,
+        }
+    }
+
+    /// The f16-storage kernel that scores `metric` (see [`Kernels::f32_for`]).
+    pub fn f16_for(&self, metric: Metric) -> KernelF16 {
+        match metric {
+            Metric::Cosine | Metric::Dot => self.dot_f16,
+            Metric::Euclid => self.l2sq_f16,
+            Metric::Manhattan => self.l1_f16,
         }
     }
 

@@ -90,20 +90,10 @@ pub(crate) fn scan(
 ) -> Vec<TopK> {
     match rows {
         RowsRef::F32(r) => {
-            let k = match metric {
-                Metric::Cosine | Metric::Dot => kernels.dot_f32,
-                Metric::Euclid => kernels.l2sq_f32,
-                Metric::Manhattan => kernels.l1_f32,
-            };
-            scan_typed::<f32>(r, dim, k, metric, cands, queries)
+            scan_typed::<f32>(r, dim, kernels.f32_for(metric), metric, cands, queries)
         }
         RowsRef::F16(r) => {
-            let k = match metric {
-                Metric::Cosine | Metric::Dot => kernels.dot_f16,
-                Metric::Euclid => kernels.l2sq_f16,
-                Metric::Manhattan => kernels.l1_f16,
-            };
-            scan_typed::<f16>(r, dim, k, metric, cands, queries)
+            scan_typed::<f16>(r, dim, kernels.f16_for(metric), metric, cands, queries)
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{GraphRef, HnswGraph};
 use crate::topk::Candidate;
 #[cfg(feature = "fs")]
 use {
-    super::space::{kernel_f16, kernel_f32, kernels_for, with_space, Gathered},
+    super::space::{kernels_for, with_space, Gathered},
     super::HnswParams,
     crate::config::Metric,
     crate::vectors::RowsRef,
@@ -183,7 +183,7 @@ pub(crate) fn gathered_graph(
             parts: f32_parts,
             origin,
             dim,
-            kernel: kernel_f32(k, metric),
+            kernel: k.f32_for(metric),
             sign,
         };
         g.link_rows(&space, &pending);
@@ -204,7 +204,7 @@ pub(crate) fn gathered_graph(
             parts: f16_parts,
             origin,
             dim,
-            kernel: kernel_f16(k, metric),
+            kernel: k.f16_for(metric),
             sign,
         };
         g.link_rows(&space, &pending);

@@ -165,17 +165,8 @@ impl HnswGraph {
         params: HnswParams,
     ) -> Result<HnswGraph> {
         params.validate()?;
-        let n = match rows {
-            RowsRef::F32(r) => r.len() / dim.max(1),
-            RowsRef::F16(r) => r.len() / dim.max(1),
-        };
-        if n >= u32::MAX as usize {
-            return Err(Error::InvalidArgument(
-                "an HNSW graph holds fewer than 2^32 rows".into(),
-            ));
-        }
-        let (mut g, pending) = HnswGraph::with_pending(params, n);
-        with_space!(rows, dim, metric, |space| g.link_rows(space, &pending));
+        let (mut g, _) = HnswGraph::with_pending(params, 0);
+        g.insert_rows(rows, dim, metric, rows.len(dim))?;
         Ok(g)
     }
 

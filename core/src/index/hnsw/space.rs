@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use half::f16;
 
 use crate::config::Metric;
-use crate::distance::{KernelF16, KernelF32, Kernels};
+use crate::distance::Kernels;
 
 /// Rows scored against queries as rank scores (higher is closer).
 pub(crate) trait Space: Sync {
@@ -81,24 +81,6 @@ impl<T: Element> FloatRows for Gathered<'_, T> {
     }
 }
 
-/// The f32-storage kernel for a metric.
-pub(crate) fn kernel_f32(k: &Kernels, metric: Metric) -> KernelF32 {
-    match metric {
-        Metric::Cosine | Metric::Dot => k.dot_f32,
-        Metric::Euclid => k.l2sq_f32,
-        Metric::Manhattan => k.l1_f32,
-    }
-}
-
-/// The f16-storage kernel for a metric.
-pub(crate) fn kernel_f16(k: &Kernels, metric: Metric) -> KernelF16 {
-    match metric {
-        Metric::Cosine | Metric::Dot => k.dot_f16,
-        Metric::Euclid => k.l2sq_f16,
-        Metric::Manhattan => k.l1_f16,
-    }
-}
-
 /// The kernel table and sign for a metric.
 pub(crate) fn kernels_for(metric: Metric) -> (&'static Kernels, f32) {
     let sign = if metric.higher_is_closer() { 1.0 } else { -1.0 };
@@ -115,7 +97,7 @@ macro_rules! with_space {
                 let $space = &$crate::index::hnsw::space::Rows {
                     rows,
                     dim: $dim,
-                    kernel: $crate::index::hnsw::space::kernel_f32(k, $metric),
+                    kernel: k.f32_for($metric),
                     sign,
                 };
                 $body
@@ -124,7 +106,7 @@ macro_rules! with_space {
                 let $space = &$crate::index::hnsw::space::Rows {
                     rows,
                     dim: $dim,
-                    kernel: $crate::index::hnsw::space::kernel_f16(k, $metric),
+                    kernel: k.f16_for($metric),
                     sign,
                 };
                 $body
