@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use stratavec_core::{
-    Collection, CollectionConfig, Filter, HnswParams, Int8Params, Metric, PayloadIndexType,
-    PointId, SearchRequest, Snapshot, VectorType,
+    Collection, CollectionConfig, Filter, HnswParams, Metric, PayloadIndexType, PointId,
+    Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..HnswParams::default()
     })?;
     if int8 {
-        col.quantize_int8(Int8Params::default())?;
+        col.set_quantization(Some(Quantization::int8()))?;
     }
     let build = t.elapsed().as_secs_f64();
     let memory_mib = proc_kib("VmHWM:").saturating_sub(rss_before) as f64 / 1024.0;

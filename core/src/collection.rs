@@ -27,7 +27,7 @@ use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
-use crate::quantization::{Int8Codes, Int8Params};
+use crate::quantization::{Codes, Quantization};
 use crate::read::{self, Layer, PointSource};
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::{FileKind, Segment};
@@ -49,8 +49,8 @@ pub struct Collection {
     dead: Bitset,
     /// Payload indexes, each over every row (tombstones hold nothing).
     payload_indexes: Vec<PayloadIndex>,
-    /// Int8 codes of every row, when quantization is on.
-    int8: Option<Int8Codes>,
+    /// Quantized codes of every row, when quantization is on.
+    codes: Option<Codes>,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -66,7 +66,7 @@ impl Collection {
             hnsw: None,
             dead: Bitset::new(0),
             payload_indexes: Vec::new(),
-            int8: None,
+            codes: None,
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -200,7 +200,7 @@ impl Collection {
             match self.index.get(id) {
                 Some(&row) if !indexed => {
                     self.vectors.set(row as usize, v);
-                    if let Some(c) = &mut self.int8 {
+                    if let Some(c) = &mut self.codes {
                         c.set(row as usize, v);
                     }
                     for i in &mut self.payload_indexes {
@@ -220,7 +220,7 @@ impl Collection {
                     for i in &mut self.payload_indexes {
                         i.set_row(self.ids.len() as u32, Some(&payload));
                     }
-                    if let Some(c) = &mut self.int8 {
+                    if let Some(c) = &mut self.codes {
                         c.push(v);
                     }
                     let row = self.ids.len() as u32;
@@ -285,7 +285,7 @@ impl Collection {
             self.hnsw = Some(compacted);
         }
         self.vectors.remove_rows(&self.dead);
-        if let Some(c) = &mut self.int8 {
+        if let Some(c) = &mut self.codes {
             c.retain_rows(|r| !self.dead.contains(r));
         }
         let mut r = 0;
@@ -322,23 +322,27 @@ impl Collection {
         Ok(())
     }
 
-    /// Switches on int8 quantization: learns a scale from the current vectors and keeps a one
-    /// byte code per component of every vector, current through every write. Searches then
-    /// rank by codes and rescore `oversampling × k` candidates with the full vectors (see
-    /// [`crate::quantization`]); `SearchRequest::exact` still searches at full precision.
-    /// Calling it again relearns the scale.
-    pub fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
-        self.int8 = Some(Int8Codes::train(
-            self.vectors.rows(),
-            self.config.dim,
-            params,
-        )?);
+    /// Switches quantization on (int8: a byte per component; binary: a bit) or off (`None`).
+    /// The quantizer is learnt from the current vectors and the codes are kept current
+    /// through every write. Searches then rank by codes and rescore `oversampling × k`
+    /// candidates with the full vectors (see [`crate::quantization`]);
+    /// `SearchRequest::exact` still searches at full precision. Calling it again relearns.
+    pub fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        self.codes = match quantization {
+            None => None,
+            Some(q) => {
+                let (rows, dim) = (self.vectors.rows(), self.config.dim);
+                Some(Codes::train(self.ids.len(), dim, q, &|r| {
+                    Ok(Cow::Owned(rows.get(r, dim)))
+                })?)
+            }
+        };
         Ok(())
     }
 
-    /// Whether int8 quantization is on.
-    pub fn is_quantized(&self) -> bool {
-        self.int8.is_some()
+    /// The quantization searches use, if any.
+    pub fn quantization(&self) -> Option<Quantization> {
+        self.codes.as_ref().map(Codes::quantization)
     }
 
     /// Removes the payload index on `key`; returns whether there was one.
@@ -387,7 +391,7 @@ impl Collection {
         }
         let last = self.ids.len() - 1;
         self.vectors.swap_remove(row);
-        if let Some(c) = &mut self.int8 {
+        if let Some(c) = &mut self.codes {
             c.swap_remove(row);
         }
         self.ids.swap_remove(row);
@@ -532,7 +536,7 @@ impl Collection {
             i.set_row(at, Some(&payload));
         }
         self.vectors.push_stored(from, row);
-        if let Some(c) = &mut self.int8 {
+        if let Some(c) = &mut self.codes {
             c.push(&from.get(row, self.config.dim));
         }
         self.ids.push(id);
@@ -609,7 +613,7 @@ impl PointSource for Collection {
         &self.payload_indexes
     }
 
-    fn int8(&self) -> Option<&Int8Codes> {
-        self.int8.as_ref()
+    fn codes(&self) -> Option<&Codes> {
+        self.codes.as_ref()
     }
 }

@@ -1,5 +1,5 @@
 //! An open segment together with the read structures built in memory after opening it: payload
-//! indexes and int8 codes. Snapshots and a durable collection's checkpoint are both this, so
+//! indexes and quantized codes. Snapshots and a durable collection's checkpoint are both this, so
 //! they answer reads through one `PointSource`.
 
 use std::borrow::Cow;
@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
-use crate::quantization::{Int8Codes, Int8Params};
+use crate::quantization::{Codes, Quantization};
 use crate::read::PointSource;
 use crate::storage::Segment;
 use crate::vectors::RowsRef;
@@ -20,7 +20,7 @@ use crate::vectors::RowsRef;
 pub(crate) struct IndexedSegment {
     segment: Arc<Segment>,
     payload_indexes: Vec<PayloadIndex>,
-    int8: Option<Int8Codes>,
+    codes: Option<Codes>,
 }
 
 impl IndexedSegment {
@@ -29,7 +29,7 @@ impl IndexedSegment {
         IndexedSegment {
             segment,
             payload_indexes: Vec::new(),
-            int8: None,
+            codes: None,
         }
     }
 
@@ -59,13 +59,17 @@ impl IndexedSegment {
         Ok(())
     }
 
-    /// Computes int8 codes of the segment's vectors (see `quantization`).
-    pub(crate) fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
-        self.int8 = Some(Int8Codes::train(
-            self.segment.rows(),
-            self.segment.config().dim,
-            params,
-        )?);
+    /// Computes codes of the segment's vectors (see `quantization`), or drops them.
+    pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        self.codes = match quantization {
+            None => None,
+            Some(q) => {
+                let (rows, dim) = (self.segment.rows(), self.segment.config().dim);
+                Some(Codes::train(self.segment.len(), dim, q, &|r| {
+                    Ok(Cow::Owned(rows.get(r, dim)))
+                })?)
+            }
+        };
         Ok(())
     }
 }
@@ -115,7 +119,7 @@ impl PointSource for IndexedSegment {
         &self.payload_indexes
     }
 
-    fn int8(&self) -> Option<&Int8Codes> {
-        self.int8.as_ref()
+    fn codes(&self) -> Option<&Codes> {
+        self.codes.as_ref()
     }
 }

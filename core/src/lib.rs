@@ -45,7 +45,7 @@ pub use filter::Filter;
 pub use index::hnsw::HnswParams;
 pub use index::payload::PayloadIndexType;
 pub use point::{Payload, PointId, Record, ScoredPoint};
-pub use quantization::Int8Params;
+pub use quantization::{BinaryParams, Int8Params, Quantization};
 pub use read::{ScrollPage, SearchRequest};
 pub use snapshot::Snapshot;
 #[cfg(feature = "fs")]

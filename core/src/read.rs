@@ -11,10 +11,10 @@ use crate::filter::{Condition, Filter};
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::index::payload::{intersect, Hits, PayloadIndex};
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::quantization::Int8Codes;
+use crate::quantization::Codes;
 use crate::search::exact::{self, Candidates, Query};
-use crate::search::quantized::{rescore, scan_codes};
-use crate::topk::TopK;
+use crate::search::quantized;
+use crate::topk::{Candidate, TopK};
 use crate::vectors::{self, RowsRef};
 
 /// The planner's estimate of the distances a graph search computes per unit of `ef` when
@@ -44,9 +44,22 @@ pub(crate) trait PointSource: Sync {
     fn payload_indexes(&self) -> &[PayloadIndex] {
         &[]
     }
-    /// Int8 codes of these rows, when quantization is on.
-    fn int8(&self) -> Option<&Int8Codes> {
+    /// Quantized codes of these rows, when quantization is on.
+    fn codes(&self) -> Option<&Codes> {
         None
+    }
+    /// The `want` best of `cands` by full-precision rank score against the prepared query
+    /// `q`, best first. Sources whose vectors stay on disk read just these rows.
+    fn rescore(&self, q: &[f32], cands: &[Candidate], want: usize) -> Result<Vec<Candidate>> {
+        let c = self.config();
+        Ok(quantized::rescore(
+            self.rows(),
+            c.dim,
+            c.metric,
+            q,
+            cands,
+            want,
+        ))
     }
 }
 
@@ -501,7 +514,7 @@ pub(crate) fn search_batch(
         for (layer, &base) in layers.iter().zip(&bases) {
             let dead = layer.dead.filter(|d| d.count() > 0);
             let graph = layer.src.hnsw();
-            let codes = layer.src.int8();
+            let codes = layer.src.codes();
             let matching = match filter {
                 Some(f) => Some(matching_rows(*layer, f)?),
                 None => None,
@@ -546,22 +559,9 @@ pub(crate) fn search_batch(
                     let hits = match codes {
                         // Walk the graph over codes, then rescore the best few exactly.
                         Some(c) => {
-                            let pool = c.params().candidates(want);
-                            let found = g.search_in(
-                                &c.space(metric),
-                                &c.encode(&prepared[i]),
-                                pool,
-                                ef.max(pool),
-                                allow,
-                            );
-                            rescore(
-                                layer.src.rows(),
-                                config.dim,
-                                metric,
-                                &prepared[i],
-                                &found,
-                                want,
-                            )
+                            let pool = c.quantization().candidates(want);
+                            let found = c.walk(&g, metric, &prepared[i], pool, ef.max(pool), allow);
+                            layer.src.rescore(&prepared[i], &found, want)?
                         }
                         None => g.search(
                             layer.src.rows(),
@@ -599,23 +599,11 @@ pub(crate) fn search_batch(
                 .into_iter()
                 .partition(|(_, &i)| codes.is_some() && !requests[i].exact);
             if let Some(c) = codes {
-                let space = c.space(metric);
                 for &(slot, &i) in &code_members {
                     let want = cap(i, cands.len());
-                    let found = scan_codes(
-                        &space,
-                        &c.encode(&prepared[i]),
-                        cands,
-                        c.params().candidates(want),
-                    );
-                    let hits = rescore(
-                        layer.src.rows(),
-                        config.dim,
-                        metric,
-                        &prepared[i],
-                        &found,
-                        want,
-                    );
+                    let pool = c.quantization().candidates(want);
+                    let found = c.scan(metric, &prepared[i], cands, pool);
+                    let hits = layer.src.rescore(&prepared[i], &found, want)?;
                     for h in hits {
                         merged[slot].push(h.score, (base + h.offset as usize) as u32);
                     }

@@ -9,8 +9,8 @@ use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::index::payload::PayloadIndexType;
 use crate::indexed_segment::IndexedSegment;
-use crate::quantization::Int8Params;
-use crate::read::Layer;
+use crate::quantization::Quantization;
+use crate::read::{Layer, PointSource};
 use crate::storage::{FileBytes, FileKind, Segment};
 
 /// A snapshot opened read-only.
@@ -78,11 +78,18 @@ impl Snapshot {
             .create_payload_indexes(&[(key.to_owned(), kind)])
     }
 
-    /// Switches on int8 quantization for searches (see [`Collection::quantize_int8`]): the
-    /// codes are computed in memory from the file's vectors, which stay where they are for
-    /// rescoring.
-    pub fn quantize_int8(&mut self, params: Int8Params) -> Result<()> {
-        self.segment.quantize_int8(params)
+    /// Switches quantization on or off for searches (see [`Collection::set_quantization`]):
+    /// the codes are computed in memory from the file's vectors, which stay where they are
+    /// for rescoring.
+    pub fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        self.segment.set_quantization(quantization)
+    }
+
+    /// The quantization searches use, if any.
+    pub fn quantization(&self) -> Option<Quantization> {
+        self.segment
+            .codes()
+            .map(crate::quantization::Codes::quantization)
     }
 
     /// Whether the file carries an HNSW graph (searches then use it, read in place).

@@ -4,8 +4,10 @@
 //! must agree with the others bit for bit.
 //!
 //! One portable body per kernel, written so the compiler vectorises it (16 independent i32
-//! lanes; SSE2's `pmaddwd` at the x86_64 baseline). On x86_64 the same body is compiled a
-//! second time with AVX2 enabled and chosen at run time, once.
+//! lanes; SSE2's `pmaddwd` at the x86_64 baseline, NEON on aarch64, simd128 on wasm32 built
+//! with it). On x86_64 the same body is compiled again with AVX2, and with AVX-512BW + VNNI
+//! (where LLVM fuses the widening multiply-add into `vpdpwssd`), and the best build this CPU
+//! runs is chosen at run time, once.
 
 use std::sync::OnceLock;
 
@@ -15,8 +17,8 @@ pub type KernelI8 = fn(&[i8], &[i8]) -> i64;
 /// The int8 kernels of one level.
 #[derive(Debug, Clone, Copy)]
 pub struct Int8Kernels {
-    /// Whether these are the AVX2 builds.
-    pub avx2: bool,
+    /// Which build: `portable`, `avx2` or `avx512vnni`.
+    pub level: &'static str,
     /// Dot product.
     pub dot: KernelI8,
     /// Squared L2 distance.
@@ -76,7 +78,7 @@ pub fn l1_i8(a: &[i8], b: &[i8]) -> i64 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+mod x86 {
     use super::{dot_body, l1_body, l2sq_body};
 
     #[target_feature(enable = "avx2")]
@@ -94,8 +96,38 @@ mod avx2 {
         l1_body(a, b)
     }
 
-    // These wrappers enter the kernel table only after `is_x86_feature_detected!("avx2")`
-    // (see `int8_kernels`), which is what makes the calls below sound.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn dot_avx512(a: &[i8], b: &[i8]) -> i64 {
+        dot_body(a, b)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn l2sq_avx512(a: &[i8], b: &[i8]) -> i64 {
+        l2sq_body(a, b)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn l1_avx512(a: &[i8], b: &[i8]) -> i64 {
+        l1_body(a, b)
+    }
+
+    pub(super) fn dot512(a: &[i8], b: &[i8]) -> i64 {
+        // SAFETY: only reachable through a table built after AVX-512F/BW/VNNI were detected.
+        unsafe { dot_avx512(a, b) }
+    }
+
+    pub(super) fn l2sq512(a: &[i8], b: &[i8]) -> i64 {
+        // SAFETY: only reachable through a table built after AVX-512F/BW/VNNI were detected.
+        unsafe { l2sq_avx512(a, b) }
+    }
+
+    pub(super) fn l1512(a: &[i8], b: &[i8]) -> i64 {
+        // SAFETY: only reachable through a table built after AVX-512F/BW/VNNI were detected.
+        unsafe { l1_avx512(a, b) }
+    }
+
+    // These wrappers enter a kernel table only after the features they enable were detected
+    // (see `int8_kernel_levels`), which is what makes the calls sound.
     pub(super) fn dot(a: &[i8], b: &[i8]) -> i64 {
         // SAFETY: only reachable through a table built after AVX2 was detected.
         unsafe { dot_avx2(a, b) }
@@ -113,25 +145,45 @@ mod avx2 {
 }
 
 const PORTABLE: Int8Kernels = Int8Kernels {
-    avx2: false,
+    level: "portable",
     dot: dot_i8,
     l2sq: l2sq_i8,
     l1: l1_i8,
 };
 
-/// Every int8 kernel table this build and CPU can run (the portable one first).
+/// Every int8 kernel table this build and CPU can run, the portable one first and the best
+/// last.
 pub fn int8_kernel_levels() -> Vec<Int8Kernels> {
+    #[allow(unused_mut)]
+    let mut levels = vec![PORTABLE];
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        let avx2 = Int8Kernels {
-            avx2: true,
-            dot: avx2::dot,
-            l2sq: avx2::l2sq,
-            l1: avx2::l1,
-        };
-        return vec![PORTABLE, avx2];
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            levels.push(Int8Kernels {
+                level: "avx2",
+                dot: x86::dot,
+                l2sq: x86::l2sq,
+                l1: x86::l1,
+            });
+        }
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+        {
+            levels.push(Int8Kernels {
+                level: "avx512vnni",
+                dot: x86::dot512,
+                l2sq: x86::l2sq512,
+                l1: x86::l1512,
+            });
+        }
     }
-    vec![PORTABLE]
+    levels
+}
+
+/// Whether `STRATAVEC_SIMD=scalar` asks for the portable kernels.
+pub(crate) fn forced_scalar() -> bool {
+    std::env::var("STRATAVEC_SIMD").is_ok_and(|s| s.trim().eq_ignore_ascii_case("scalar"))
 }
 
 /// The best int8 kernels for this CPU, detected once. `STRATAVEC_SIMD=scalar` forces the
@@ -139,9 +191,7 @@ pub fn int8_kernel_levels() -> Vec<Int8Kernels> {
 pub fn int8_kernels() -> &'static Int8Kernels {
     static DETECTED: OnceLock<Int8Kernels> = OnceLock::new();
     DETECTED.get_or_init(|| {
-        let forced_scalar =
-            std::env::var("STRATAVEC_SIMD").is_ok_and(|s| s.trim().eq_ignore_ascii_case("scalar"));
-        if forced_scalar {
+        if forced_scalar() {
             return PORTABLE;
         }
         int8_kernel_levels().pop().unwrap_or(PORTABLE)

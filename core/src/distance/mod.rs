@@ -22,6 +22,7 @@ use half::f16;
 use crate::config::Metric;
 use crate::error::{Error, Result};
 
+pub mod binary;
 pub mod int8;
 pub mod scalar;
 

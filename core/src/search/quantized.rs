@@ -1,8 +1,7 @@
-//! Search over int8 codes with full-precision rescoring (see `quantization`).
+//! Search over quantized codes with full-precision rescoring (see `quantization`).
 
 use crate::config::Metric;
 use crate::index::hnsw::space::{with_space, Space};
-use crate::quantization::CodeSpace;
 use crate::search::exact::Candidates;
 use crate::topk::{Candidate, TopK};
 use crate::vectors::RowsRef;
@@ -16,9 +15,9 @@ const PARALLEL_CHUNK: usize = 2_048;
 const PREFETCH_AHEAD: usize = 4;
 
 /// The `cap` best candidates among `cands` by code score, best first.
-pub(crate) fn scan_codes(
-    space: &CodeSpace<'_>,
-    q: &[i8],
+pub(crate) fn scan_codes<S: Space>(
+    space: &S,
+    q: &S::Query,
     cands: Candidates<'_>,
     cap: usize,
 ) -> Vec<Candidate> {

@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use stratavec_core::distance::binary::binary_kernel_levels;
 use stratavec_core::distance::int8::int8_kernel_levels;
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric, PointId,
-    SearchRequest, Snapshot, VectorType,
+    BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
+    PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 use stratavec_testkit::Rng;
@@ -38,9 +39,9 @@ fn int8_kernels_are_exact_at_every_level() {
             .map(|(&x, &y)| (i64::from(x) - i64::from(y)).abs())
             .sum();
         for k in &levels {
-            assert_eq!((k.dot)(&a, &b), dot, "dot, dim {dim}, avx2 {}", k.avx2);
-            assert_eq!((k.l2sq)(&a, &b), l2, "l2sq, dim {dim}, avx2 {}", k.avx2);
-            assert_eq!((k.l1)(&a, &b), l1, "l1, dim {dim}, avx2 {}", k.avx2);
+            assert_eq!((k.dot)(&a, &b), dot, "dot, dim {dim}, {}", k.level);
+            assert_eq!((k.l2sq)(&a, &b), l2, "l2sq, dim {dim}, {}", k.level);
+            assert_eq!((k.l1)(&a, &b), l1, "l1, dim {dim}, {}", k.level);
         }
     }
     // The extremes at the largest dimension: no lane overflows.
@@ -48,6 +49,44 @@ fn int8_kernels_are_exact_at_every_level() {
     for k in &levels {
         assert_eq!((k.l2sq)(&a, &b), 254 * 254 * 65_536);
         assert_eq!((k.dot)(&a, &b), -127 * 127 * 65_536);
+    }
+}
+
+#[test]
+fn binary_kernels_are_exact_at_every_level() {
+    let mut rng = Rng::new(5);
+    let levels = binary_kernel_levels();
+    for words in (0..=70).chain([257]) {
+        let planes: Vec<u64> = (0..4 * words).map(|_| rng.next_u64()).collect();
+        let code: Vec<u64> = (0..words).map(|_| rng.next_u64()).collect();
+        // Bit by bit, independent of count_ones: each component's 4-bit level where the
+        // code's bit is set.
+        let (mut weighted, mut bits) = (0u32, 0u32);
+        for (i, &w) in code.iter().enumerate() {
+            for bit in 0..64 {
+                if (w >> bit) & 1 == 1 {
+                    bits += 1;
+                    for j in 0..4 {
+                        weighted += (((planes[4 * i + j] >> bit) & 1) as u32) << j;
+                    }
+                }
+            }
+        }
+        for k in &levels {
+            let got = (k.planes)(&planes, &code);
+            assert_eq!(got, (weighted, bits), "words {words}, {}", k.level);
+        }
+    }
+    // The largest dimension, every bit set: no overflow.
+    let (planes, code) = (vec![u64::MAX; 4 * 1024], vec![u64::MAX; 1024]);
+    for k in &levels {
+        assert_eq!(
+            (k.planes)(&planes, &code),
+            (15 * 65_536, 65_536),
+            "{}",
+            k.level
+        );
+        assert_eq!((k.planes)(&planes, &vec![0; 1024]), (0, 0), "{}", k.level);
     }
 }
 
@@ -102,42 +141,80 @@ fn check(
 
 #[test]
 fn quantized_search_keeps_recall_for_every_metric() {
-    let (n, dim) = (6000, 32);
-    for metric in Metric::ALL {
+    let n = 6000;
+    for (metric, quantization) in Metric::ALL.into_iter().flat_map(|m| {
+        // Little oversampling, so the bar measures how well codes rank.
+        let binary = Quantization::Binary(BinaryParams { oversampling: 3.0 });
+        [(m, Quantization::int8()), (m, binary)]
+    }) {
         let mut rng = Rng::new(17);
-        let centres = rng.vectors(40, dim);
-        let data: Vec<f32> = (0..n)
-            .flat_map(|i| {
-                let c = &centres[(i % 40) * dim..(i % 40 + 1) * dim];
-                c.iter()
-                    .map(|x| x + 0.25 * rng.signed())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        // int8: 40 clusters in 32 dimensions. Binary needs many components and data with
+        // structure, as real embeddings have: 256 dimensions spanned by 12 latent ones (each
+        // point a random mix of 12 directions, plus a little noise).
+        let (dim, data, queries) = match quantization {
+            Quantization::Binary(_) => {
+                let (dim, latent) = (256, 12);
+                let basis = rng.vectors(latent, dim);
+                let point = |rng: &mut Rng| -> Vec<f32> {
+                    let z: Vec<f32> = (0..latent).map(|_| rng.signed()).collect();
+                    (0..dim)
+                        .map(|d| {
+                            let x: f32 = (0..latent).map(|l| z[l] * basis[l * dim + d]).sum();
+                            x + 0.1 * rng.signed()
+                        })
+                        .collect()
+                };
+                let data: Vec<f32> = (0..n + 500).flat_map(|_| point(&mut rng)).collect();
+                let queries: Vec<f32> = (0..50).flat_map(|_| point(&mut rng)).collect();
+                (dim, data, queries)
+            }
+            _ => {
+                let dim = 32;
+                let centres = rng.vectors(40, dim);
+                let data: Vec<f32> = (0..n + 500)
+                    .flat_map(|i| {
+                        let c = &centres[(i % 40) * dim..(i % 40 + 1) * dim];
+                        c.iter()
+                            .map(|x| x + 0.25 * rng.signed())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let queries: Vec<f32> = (0..50 * dim)
+                    .map(|i| centres[i % (40 * dim)] + 0.25 * rng.signed())
+                    .collect();
+                (dim, data, queries)
+            }
+        };
         let mut col =
             Collection::new(CollectionConfig::new(dim, metric).with_vector_type(VectorType::F16))
                 .unwrap();
         let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
-        col.upsert(&ids, &data, None).unwrap();
-        col.quantize_int8(Int8Params::default()).unwrap();
-        let queries: Vec<f32> = (0..50 * dim)
-            .map(|i| centres[i % (40 * dim)] + 0.25 * rng.signed())
-            .collect();
+        // The last 500 points are written later.
+        col.upsert(&ids, &data[..n * dim], None).unwrap();
+        col.set_quantization(Some(quantization)).unwrap();
+        assert_eq!(col.quantization(), Some(quantization));
         // Scans over codes (no graph yet), then the graph walked over codes.
         let scanned = check(&|r| col.search(r).unwrap(), &queries, dim, 64, None);
         col.build_index(HnswParams::default()).unwrap();
         let walked = check(&|r| col.search(r).unwrap(), &queries, dim, 128, None);
+        let q = quantization.name();
+        eprintln!("{metric} {q}: recall {scanned:.3} scanned, {walked:.3} walked");
         let bar = if metric == Metric::Dot { 0.90 } else { 0.95 };
         assert!(
             scanned >= 0.97 && walked >= bar,
-            "{metric}: recall {scanned:.3} scanned, {walked:.3} walked"
+            "{metric} {q}: recall {scanned:.3} scanned, {walked:.3} walked"
         );
         // Writes keep the codes current.
         let more: Vec<PointId> = (n as u64..n as u64 + 500).map(PointId::Num).collect();
-        col.upsert(&more, &data[..500 * dim], None).unwrap();
+        col.upsert(&more, &data[n * dim..], None).unwrap();
         col.delete(&ids[..300]);
         let after = check(&|r| col.search(r).unwrap(), &queries, dim, 128, None);
-        assert!(after >= bar, "{metric}: recall {after:.3} after writes");
+        assert!(after >= bar, "{metric} {q}: recall {after:.3} after writes");
+        // Switched off, searches are float searches again.
+        col.set_quantization(None).unwrap();
+        assert_eq!(col.quantization(), None);
+        let plain = check(&|r| col.search(r).unwrap(), &queries, dim, 128, None);
+        assert!(plain >= bar, "{metric}: recall {plain:.3} unquantized");
     }
 }
 
@@ -154,26 +231,29 @@ fn quantized_wordnet_keeps_recall_under_every_filter() {
     col.upsert(&ids, &w.base[..n * dim], Some(w.payloads[..n].to_vec()))
         .unwrap();
     col.build_index(HnswParams::default()).unwrap();
-    col.quantize_int8(Int8Params::default()).unwrap();
     let queries = &w.queries[..200 * dim];
-    let r = check(&|r| col.search(r).unwrap(), queries, dim, 100, None);
-    eprintln!("wordnet 30k int8: recall@10 at ef=100 = {r:.4}");
-    assert!(r >= 0.95, "unfiltered recall@10 {r:.3}");
-    for (name, spec) in &w.filters {
-        let filter = Filter::from_json(&spec["filter"]).unwrap();
-        let r = check(
-            &|r| col.search(r).unwrap(),
-            queries,
-            dim,
-            100,
-            Some(&filter),
-        );
-        eprintln!("wordnet 30k int8, filter {name}: recall@10 = {r:.4}");
-        assert!(r >= 0.95, "filter {name}: recall@10 {r:.3}");
+    for quantization in [Quantization::int8(), Quantization::binary()] {
+        let q = quantization.name();
+        col.set_quantization(Some(quantization)).unwrap();
+        let r = check(&|r| col.search(r).unwrap(), queries, dim, 100, None);
+        eprintln!("wordnet 30k {q}: recall@10 at ef=100 = {r:.4}");
+        assert!(r >= 0.95, "{q}: unfiltered recall@10 {r:.3}");
+        for (name, spec) in &w.filters {
+            let filter = Filter::from_json(&spec["filter"]).unwrap();
+            let r = check(
+                &|r| col.search(r).unwrap(),
+                queries,
+                dim,
+                100,
+                Some(&filter),
+            );
+            eprintln!("wordnet 30k {q}, filter {name}: recall@10 = {r:.4}");
+            assert!(r >= 0.95, "{q}, filter {name}: recall@10 {r:.3}");
+        }
     }
     // A snapshot quantized after opening answers like the collection.
     let mut snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
-    snap.quantize_int8(Int8Params::default()).unwrap();
+    snap.set_quantization(Some(Quantization::int8())).unwrap();
     let r = check(&|r| snap.search(r).unwrap(), queries, dim, 100, None);
     assert!(r >= 0.95, "snapshot recall@10 {r:.3}");
 }
@@ -195,11 +275,20 @@ fn bad_quantization_settings_are_refused() {
             ..Int8Params::default()
         },
     ] {
-        let e = col.quantize_int8(params).unwrap_err();
+        let e = col
+            .set_quantization(Some(Quantization::Int8(params)))
+            .unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
     }
+    for oversampling in [0.0, f32::NAN, 1000.0] {
+        let e = col
+            .set_quantization(Some(Quantization::Binary(BinaryParams { oversampling })))
+            .unwrap_err();
+        assert!(e.to_string().contains("oversampling"), "{e}");
+    }
+    assert_eq!(col.quantization(), None);
     // An empty collection can be quantized; points added later are encoded as they arrive.
-    col.quantize_int8(Int8Params::default()).unwrap();
+    col.set_quantization(Some(Quantization::int8())).unwrap();
     col.upsert(&[PointId::Num(1)], &[0.5, 0.5, 0.5, 0.5], None)
         .unwrap();
     assert_eq!(
@@ -208,5 +297,5 @@ fn bad_quantization_settings_are_refused() {
             .id,
         PointId::Num(1)
     );
-    assert!(col.is_quantized());
+    assert_eq!(col.quantization(), Some(Quantization::int8()));
 }
