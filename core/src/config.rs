@@ -156,3 +156,78 @@ impl CollectionConfig {
         Ok(())
     }
 }
+
+/// Where a collection's data lives while it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StorageTier {
+    /// Everything read into memory when opened: no disk access while searching.
+    Memory,
+    /// The file is memory-mapped (the default): the OS page cache holds what searches touch
+    /// and gives it back under memory pressure.
+    #[default]
+    Mmap,
+    /// Quantized codes in memory, full vectors left on disk: searches rank by the codes and
+    /// read from the file only the few rows they rescore. Needs quantization.
+    Disk,
+}
+
+impl StorageTier {
+    /// Every tier.
+    pub const ALL: [StorageTier; 3] = [StorageTier::Memory, StorageTier::Mmap, StorageTier::Disk];
+
+    /// The canonical name, as accepted by [`StorageTier::from_str`].
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageTier::Memory => "memory",
+            StorageTier::Mmap => "mmap",
+            StorageTier::Disk => "disk",
+        }
+    }
+}
+
+impl FromStr for StorageTier {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "memory" | "ram" => Ok(StorageTier::Memory),
+            "mmap" => Ok(StorageTier::Mmap),
+            "disk" | "on_disk" => Ok(StorageTier::Disk),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown storage tier {s:?}; expected memory, mmap or disk"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for StorageTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a stored collection is served: its tier and the quantization searches use.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StorageOptions {
+    /// Where the data lives while served.
+    pub tier: StorageTier,
+    /// Quantized codes searches rank by (required by the `disk` tier).
+    pub quantization: Option<crate::quantization::Quantization>,
+}
+
+impl StorageOptions {
+    /// Checks the settings: valid quantization, and some quantization for the `disk` tier.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(q) = &self.quantization {
+            q.validate()?;
+        }
+        if self.tier == StorageTier::Disk && self.quantization.is_none() {
+            return Err(Error::InvalidArgument(
+                "the disk tier keeps quantized vectors in memory and reads full vectors from \
+                 disk only to rescore; choose a quantization (int8 or binary) with it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::bitset::Bitset;
 use crate::collection::Collection;
-use crate::config::{CollectionConfig, VectorType};
+use crate::config::{CollectionConfig, StorageOptions, VectorType};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, JsonPath};
 use crate::index::hnsw::compact::gathered_graph;
@@ -33,11 +33,12 @@ use crate::index::hnsw::HnswParams;
 use crate::index::payload::{parse_key, PayloadIndexType};
 use crate::indexed_segment::IndexedSegment;
 use crate::point::{Payload, PointId};
+use crate::quantization::Quantization;
 use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
 use crate::storage::wal::{self, SyncPolicy, WalOp, WalWriter};
-use crate::storage::{FileKind, Segment};
+use crate::storage::FileKind;
 
 const MANIFEST: &str = "MANIFEST";
 const MANIFEST_TMP: &str = "MANIFEST.tmp";
@@ -71,6 +72,8 @@ struct Manifest {
     checkpoint_lsn: u64,
     /// Payload indexes to build on open: key path and type.
     payload_indexes: Vec<(String, PayloadIndexType)>,
+    /// How the checkpoint is served: tier and quantization.
+    storage: StorageOptions,
 }
 
 impl Manifest {
@@ -92,6 +95,10 @@ impl Manifest {
                     .iter()
                     .map(|(key, kind)| json!({"key": key, "type": kind.name()}))
                     .collect::<Vec<_>>(),
+                "storage": {
+                    "tier": self.storage.tier.name(),
+                    "quantization": self.storage.quantization.map(|q| q.to_json()),
+                },
                 "crc32c": crc,
             })
             .to_string()
@@ -167,7 +174,23 @@ impl Manifest {
                 .map_err(|e| bad(e.to_string()))?;
             payload_indexes.push((key.to_owned(), kind));
         }
+        // Absent in manifests written before storage tiers: the defaults.
+        let mut storage = StorageOptions::default();
+        if let Some(st) = v.get("storage") {
+            storage.tier = st["tier"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e: Error| bad(e.to_string()))?;
+            if !st["quantization"].is_null() {
+                storage.quantization = Some(
+                    Quantization::from_json(&st["quantization"]).map_err(|e| bad(e.to_string()))?,
+                );
+            }
+            storage.validate().map_err(|e| bad(e.to_string()))?;
+        }
         Ok(Manifest {
+            storage,
             payload_indexes,
             generation: int("generation")?,
             config,
@@ -251,16 +274,17 @@ fn lock_dir(dir: &Path) -> Result<File> {
     }
 }
 
-/// Opens a checkpoint segment: by memory map where available, else read into memory.
-fn open_segment(path: &Path) -> Result<Segment> {
-    #[cfg(feature = "mmap")]
-    {
-        Segment::map(path)
+/// Opens a checkpoint segment as the manifest says to serve it, checking it matches the
+/// manifest's settings.
+fn open_checkpoint(dir: &Path, name: &str, manifest: &Manifest) -> Result<IndexedSegment> {
+    let seg = IndexedSegment::open(&dir.join(name), &manifest.storage)?;
+    if seg.kind() != FileKind::Segment || *seg.config() != manifest.config {
+        return Err(Error::corrupt(
+            name.to_owned(),
+            "its kind or settings differ from the manifest's",
+        ));
     }
-    #[cfg(not(feature = "mmap"))]
-    {
-        Segment::read(path)
-    }
+    Ok(seg)
 }
 
 /// An empty in-memory layer with these payload indexes.
@@ -297,16 +321,13 @@ impl Layers {
         })
     }
 
-    fn on(segment: Segment, defs: &[(String, PayloadIndexType)]) -> Result<Layers> {
-        let n = segment.len();
+    fn on(mut base: IndexedSegment, defs: &[(String, PayloadIndexType)]) -> Result<Layers> {
+        let n = base.len();
+        base.create_payload_indexes(defs)?;
         Ok(Layers {
-            mem: indexed_collection(*segment.config(), defs)?,
-            index: segment.hnsw().map(|g| g.params()),
-            base: Some(Arc::new({
-                let mut base = IndexedSegment::new(Arc::new(segment));
-                base.create_payload_indexes(defs)?;
-                base
-            })),
+            mem: indexed_collection(*base.config(), defs)?,
+            index: base.hnsw().map(|g| g.params()),
+            base: Some(Arc::new(base)),
             dead: Bitset::new(n),
         })
     }
@@ -497,6 +518,7 @@ impl DurableCollection {
             wal: "wal-000000.log".into(),
             checkpoint_lsn: 0,
             payload_indexes: Vec::new(),
+            storage: StorageOptions::default(),
         };
         let wal_path = dir.join(&manifest.wal);
         if wal_path.exists() {
@@ -551,16 +573,10 @@ impl DurableCollection {
         let manifest = Manifest::parse(&bytes, &format!("manifest {}", path.display()))?;
         let mut state = match &manifest.segment {
             None => Layers::empty(manifest.config, &manifest.payload_indexes)?,
-            Some(name) => {
-                let seg = open_segment(&dir.join(name))?;
-                if *seg.config() != manifest.config {
-                    return Err(Error::corrupt(
-                        name.clone(),
-                        "its settings differ from the manifest's",
-                    ));
-                }
-                Layers::on(seg, &manifest.payload_indexes)?
-            }
+            Some(name) => Layers::on(
+                open_checkpoint(dir, name, &manifest)?,
+                &manifest.payload_indexes,
+            )?,
         };
         let wal_path = dir.join(&manifest.wal);
         let replayed = wal::recover(&wal_path)?;
@@ -805,6 +821,38 @@ impl DurableCollection {
         Ok(())
     }
 
+    /// Changes how the checkpoint is served (see [`StorageOptions`]): its tier, and the
+    /// quantization its searches rank by. Kept in the manifest; the checkpoint is reopened
+    /// now, and points written since the checkpoint stay in memory at full precision until
+    /// the next one.
+    pub fn set_storage(&self, storage: StorageOptions) -> Result<()> {
+        storage.validate()?;
+        let _writer = lock(&self.writer);
+        let mut manifest = lock(&self.manifest);
+        let next = Manifest {
+            storage,
+            ..manifest.clone()
+        };
+        // Reopened beside the current one, which readers keep using meanwhile.
+        let base = match &next.segment {
+            Some(name) => {
+                let mut b = open_checkpoint(&self.dir, name, &next)?;
+                b.create_payload_indexes(&next.payload_indexes)?;
+                Some(Arc::new(b))
+            }
+            None => None,
+        };
+        install_manifest(&self.dir, &next)?;
+        self.write_state().base = base;
+        *manifest = next;
+        Ok(())
+    }
+
+    /// How the checkpoint is served (see [`DurableCollection::set_storage`]).
+    pub fn storage(&self) -> StorageOptions {
+        lock(&self.manifest).storage
+    }
+
     /// The payload indexes: key path and type.
     pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
         lock(&self.manifest).payload_indexes.clone()
@@ -867,7 +915,6 @@ impl DurableCollection {
             file.sync_all()
                 .map_err(io_err(format!("syncing {}", seg_path.display())))?;
         }
-        let segment = open_segment(&seg_path)?;
 
         let lsn = wal.last_lsn();
         let wal_path = self.dir.join(&wal_name);
@@ -879,12 +926,16 @@ impl DurableCollection {
         let next = Manifest {
             generation,
             config: manifest.config,
-            segment: Some(seg_name),
+            segment: Some(seg_name.clone()),
             wal: wal_name,
             checkpoint_lsn: lsn,
             payload_indexes: manifest.payload_indexes.clone(),
+            storage: manifest.storage,
         };
-        let state = Layers::on(segment, &next.payload_indexes)?;
+        let state = Layers::on(
+            open_checkpoint(&self.dir, &seg_name, &next)?,
+            &next.payload_indexes,
+        )?;
         install_manifest(&self.dir, &next)?;
         // From here the manifest on disk names the new files: switch to them before anything
         // else can fail, so no write goes to a log the manifest no longer names.

@@ -1,18 +1,32 @@
 //! An open segment together with the read structures built in memory after opening it: payload
 //! indexes and quantized codes. Snapshots and a durable collection's checkpoint are both this, so
 //! they answer reads through one `PointSource`.
+//!
+//! It also carries the storage tier (see `StorageTier`): `memory` reads the file into the heap,
+//! `mmap` maps it, and `disk` maps it too but keeps a file handle from which searches read the
+//! rows they rescore, so the full vectors are never touched through the map by a quantized
+//! search (and training the codes reads rows the same way).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::CollectionConfig;
+#[cfg(feature = "fs")]
+use crate::config::{StorageOptions, StorageTier};
+#[cfg(feature = "fs")]
+use crate::error::Error;
 use crate::error::Result;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
 use crate::read::PointSource;
+#[cfg(feature = "fs")]
+use crate::search::quantized;
+#[cfg(feature = "fs")]
+use crate::storage::disk_vectors::DiskVectors;
 use crate::storage::Segment;
+use crate::topk::Candidate;
 use crate::vectors::RowsRef;
 
 /// A segment and what has been built over it in memory.
@@ -21,6 +35,9 @@ pub(crate) struct IndexedSegment {
     segment: Arc<Segment>,
     payload_indexes: Vec<PayloadIndex>,
     codes: Option<Codes>,
+    /// The `disk` tier's reader of full vectors.
+    #[cfg(feature = "fs")]
+    disk: Option<Arc<DiskVectors>>,
 }
 
 impl IndexedSegment {
@@ -30,6 +47,44 @@ impl IndexedSegment {
             segment,
             payload_indexes: Vec::new(),
             codes: None,
+            #[cfg(feature = "fs")]
+            disk: None,
+        }
+    }
+
+    /// Opens the file at `path` in `options.tier` and computes the codes of
+    /// `options.quantization`.
+    #[cfg(feature = "fs")]
+    pub(crate) fn open(path: &std::path::Path, options: &StorageOptions) -> Result<IndexedSegment> {
+        options.validate()?;
+        let segment = match options.tier {
+            StorageTier::Memory => Segment::read(path)?,
+            #[cfg(feature = "mmap")]
+            StorageTier::Mmap | StorageTier::Disk => Segment::map(path)?,
+            #[cfg(not(feature = "mmap"))]
+            StorageTier::Mmap | StorageTier::Disk => Segment::read(path)?,
+        };
+        let disk = match options.tier {
+            StorageTier::Disk => Some(Arc::new(DiskVectors::open(path, &segment)?)),
+            _ => None,
+        };
+        let mut s = IndexedSegment {
+            disk,
+            ..IndexedSegment::new(Arc::new(segment))
+        };
+        s.set_quantization(options.quantization)?;
+        Ok(s)
+    }
+
+    /// The tier the file is served from.
+    #[cfg(feature = "fs")]
+    pub(crate) fn tier(&self) -> StorageTier {
+        if self.disk.is_some() {
+            StorageTier::Disk
+        } else if self.segment.is_mapped() {
+            StorageTier::Mmap
+        } else {
+            StorageTier::Memory
         }
     }
 
@@ -59,13 +114,34 @@ impl IndexedSegment {
         Ok(())
     }
 
-    /// Computes codes of the segment's vectors (see `quantization`), or drops them.
+    /// Computes codes of the segment's vectors (see `quantization`), or drops them (refused
+    /// in the `disk` tier, which searches by codes).
     pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        let (n, dim) = (self.segment.len(), self.segment.config().dim);
         self.codes = match quantization {
-            None => None,
+            None => {
+                #[cfg(feature = "fs")]
+                if self.disk.is_some() {
+                    return Err(Error::InvalidArgument(
+                        "the disk tier searches by quantized codes; quantization cannot be \
+                         switched off while the vectors stay on disk"
+                            .into(),
+                    ));
+                }
+                None
+            }
+            #[cfg(feature = "fs")]
+            Some(q) if self.disk.is_some() => {
+                let disk = self.disk.as_deref().expect("checked above");
+                Some(Codes::train(n, dim, q, &|r| {
+                    Ok(Cow::Owned(
+                        disk.read(std::iter::once(r))?.rows().get(0, dim),
+                    ))
+                })?)
+            }
             Some(q) => {
-                let (rows, dim) = (self.segment.rows(), self.segment.config().dim);
-                Some(Codes::train(self.segment.len(), dim, q, &|r| {
+                let rows = self.segment.rows();
+                Some(Codes::train(n, dim, q, &|r| {
                     Ok(Cow::Owned(rows.get(r, dim)))
                 })?)
             }
@@ -121,5 +197,39 @@ impl PointSource for IndexedSegment {
 
     fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
+    }
+
+    fn rescore(&self, q: &[f32], cands: &[Candidate], want: usize) -> Result<Vec<Candidate>> {
+        #[cfg(feature = "fs")]
+        if let Some(disk) = &self.disk {
+            // Read just these rows, in row order (so ties break as they would in place).
+            let mut rows: Vec<u32> = cands.iter().map(|c| c.offset).collect();
+            rows.sort_unstable();
+            let read = disk.read(rows.iter().map(|&r| r as usize))?;
+            let local: Vec<Candidate> = (0..rows.len() as u32)
+                .map(|i| Candidate {
+                    score: 0.0,
+                    offset: i,
+                })
+                .collect();
+            let c = self.segment.config();
+            let top = quantized::rescore(read.rows(), c.dim, c.metric, q, &local, want);
+            return Ok(top
+                .into_iter()
+                .map(|t| Candidate {
+                    offset: rows[t.offset as usize],
+                    ..t
+                })
+                .collect());
+        }
+        let c = self.segment.config();
+        Ok(crate::search::quantized::rescore(
+            self.segment.rows(),
+            c.dim,
+            c.metric,
+            q,
+            cands,
+            want,
+        ))
     }
 }

@@ -91,6 +91,51 @@ impl Quantization {
     pub(crate) fn candidates(&self, want: usize) -> usize {
         ((want as f64) * f64::from(self.oversampling())).ceil() as usize
     }
+
+    /// The settings as JSON: `{"type": "int8", "quantile": q, "oversampling": o}` or
+    /// `{"type": "binary", "oversampling": o}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Quantization::Int8(p) => serde_json::json!({
+                "type": "int8", "quantile": p.quantile, "oversampling": p.oversampling,
+            }),
+            Quantization::Binary(p) => serde_json::json!({
+                "type": "binary", "oversampling": p.oversampling,
+            }),
+        }
+    }
+
+    /// Reads settings written by [`Quantization::to_json`]; absent numbers take their
+    /// defaults. The result is validated.
+    pub fn from_json(v: &serde_json::Value) -> Result<Quantization> {
+        let number = |name: &str, default: f32| -> Result<f32> {
+            match v.get(name) {
+                None => Ok(default),
+                Some(x) => x.as_f64().map(|x| x as f32).ok_or_else(|| {
+                    Error::InvalidArgument(format!("quantization {name:?} must be a number"))
+                }),
+            }
+        };
+        let q = match v.get("type").and_then(|t| t.as_str()) {
+            Some("int8") => {
+                let d = Int8Params::default();
+                Quantization::Int8(Int8Params {
+                    quantile: number("quantile", d.quantile)?,
+                    oversampling: number("oversampling", d.oversampling)?,
+                })
+            }
+            Some("binary") => Quantization::Binary(BinaryParams {
+                oversampling: number("oversampling", BinaryParams::default().oversampling)?,
+            }),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "quantization type must be \"int8\" or \"binary\", got {other:?}"
+                )))
+            }
+        };
+        q.validate()?;
+        Ok(q)
+    }
 }
 
 fn check_oversampling(oversampling: f32) -> Result<()> {

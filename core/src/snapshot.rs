@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
+#[cfg(feature = "fs")]
+use crate::config::{StorageOptions, StorageTier};
 use crate::error::{Error, Result};
 use crate::index::payload::PayloadIndexType;
 use crate::indexed_segment::IndexedSegment;
@@ -38,13 +40,34 @@ impl Snapshot {
         Snapshot::from_segment(Segment::map(path)?)
     }
 
-    fn from_segment(segment: Segment) -> Result<Snapshot> {
+    /// Opens a snapshot file in a storage tier, with quantization (see [`StorageOptions`]):
+    /// `memory` reads it into memory, `mmap` maps it, `disk` maps it but reads full vectors
+    /// only to rescore the few candidates a search ranks by codes.
+    #[cfg(feature = "fs")]
+    pub fn open(path: &std::path::Path, options: &StorageOptions) -> Result<Snapshot> {
+        let segment = IndexedSegment::open(path, options)?;
+        Snapshot::check_kind(&segment)?;
+        Ok(Snapshot { segment })
+    }
+
+    /// The tier the file is served from (see [`Snapshot::open`]).
+    #[cfg(feature = "fs")]
+    pub fn tier(&self) -> StorageTier {
+        self.segment.tier()
+    }
+
+    fn check_kind(segment: &Segment) -> Result<()> {
         if segment.kind() != FileKind::Snapshot {
             return Err(Error::InvalidArgument(format!(
                 "this is a {} file, not a snapshot; open a snapshot written by write_snapshot",
                 segment.kind().name()
             )));
         }
+        Ok(())
+    }
+
+    fn from_segment(segment: Segment) -> Result<Snapshot> {
+        Snapshot::check_kind(&segment)?;
         Ok(Snapshot {
             segment: IndexedSegment::new(Arc::new(segment)),
         })

@@ -14,6 +14,8 @@ compile_error!(
 
 mod bytes;
 pub(crate) mod container;
+#[cfg(feature = "fs")]
+pub(crate) mod disk_vectors;
 pub mod segment;
 #[cfg(feature = "fs")]
 pub mod wal;

@@ -413,6 +413,12 @@ impl Segment {
         }
     }
 
+    /// Where the vectors section lies in the file, in bytes.
+    #[cfg(feature = "fs")]
+    pub(crate) fn vectors_range(&self) -> Range<usize> {
+        self.vectors.clone()
+    }
+
     /// The stored vectors, in place.
     pub(crate) fn rows(&self) -> RowsRef<'_> {
         let bytes = self.bytes_of(&self.vectors);

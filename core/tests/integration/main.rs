@@ -10,4 +10,5 @@ mod kernels;
 mod payload_index;
 mod quantization;
 mod storage;
+mod tiers;
 mod wordnet;

@@ -1,0 +1,293 @@
+//! Storage tiers: the same snapshot or durable collection served from memory, from a memory
+//! map, and from disk with quantized codes in memory, answering alike.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde_json::json;
+use stratavec_core::{
+    Collection, CollectionConfig, DurableCollection, DurableOptions, Error, HnswParams, Metric,
+    PointId, Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier,
+    VectorType,
+};
+use stratavec_testkit::Rng;
+
+fn temp_path(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "stratavec-tiers-{name}-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    ));
+    let _ = std::fs::remove_dir_all(&p);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// A collection of clustered points with payloads and a graph.
+fn sample(metric: Metric, vector_type: VectorType) -> (Collection, Vec<f32>) {
+    let (n, dim) = (3000, 48);
+    let mut rng = Rng::new(23);
+    let centres = rng.vectors(30, dim);
+    let data: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let c = &centres[(i % 30) * dim..(i % 30 + 1) * dim];
+            c.iter().map(|x| x + 0.3 * rng.signed()).collect::<Vec<_>>()
+        })
+        .collect();
+    let mut col =
+        Collection::new(CollectionConfig::new(dim, metric).with_vector_type(vector_type)).unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    let payloads = (0..n)
+        .map(|i| {
+            json!({"i": i, "even": i % 2 == 0})
+                .as_object()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    col.upsert(&ids, &data, Some(payloads)).unwrap();
+    col.build_index(HnswParams::default()).unwrap();
+    let queries = (0..40 * dim)
+        .map(|i| centres[i % (30 * dim)] + 0.3 * rng.signed())
+        .collect();
+    (col, queries)
+}
+
+fn search(s: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>, q: &[f32]) -> Vec<ScoredPoint> {
+    s(&SearchRequest {
+        ef: Some(128),
+        with_vector: true,
+        ..SearchRequest::new(q, 10)
+    })
+}
+
+#[test]
+fn every_tier_serves_a_snapshot() {
+    for (metric, vector_type) in [
+        (Metric::Cosine, VectorType::F32),
+        (Metric::Euclid, VectorType::F16),
+    ] {
+        let (col, queries) = sample(metric, vector_type);
+        let dim = col.config().dim;
+        let path = temp_path("snapshot");
+        col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
+            .unwrap();
+        for tier in [StorageTier::Memory, StorageTier::Mmap] {
+            let snap = Snapshot::open(
+                &path,
+                &StorageOptions {
+                    tier,
+                    quantization: None,
+                },
+            )
+            .unwrap();
+            assert_eq!(snap.tier(), tier);
+            assert_eq!(snap.is_mapped(), tier == StorageTier::Mmap);
+            for q in queries.chunks_exact(dim) {
+                let a = search(&|r| col.search(r).unwrap(), q);
+                let b = search(&|r| snap.search(r).unwrap(), q);
+                assert_eq!(a, b, "{metric} {tier}: same graph, same answers");
+            }
+        }
+        for quantization in [Quantization::int8(), Quantization::binary()] {
+            let snap = Snapshot::open(
+                &path,
+                &StorageOptions {
+                    tier: StorageTier::Disk,
+                    quantization: Some(quantization),
+                },
+            )
+            .unwrap();
+            assert_eq!(snap.tier(), StorageTier::Disk);
+            assert_eq!(snap.quantization(), Some(quantization));
+            let (mut found, mut total) = (0, 0);
+            for q in queries.chunks_exact(dim) {
+                let exact = col
+                    .search(&SearchRequest {
+                        exact: true,
+                        ..SearchRequest::new(q, 10)
+                    })
+                    .unwrap();
+                let truth: HashMap<PointId, f32> = exact.iter().map(|h| (h.id, h.score)).collect();
+                let hits = search(&|r| snap.search(r).unwrap(), q);
+                for h in &hits {
+                    // Rescored from the file: the exact score and the stored vector.
+                    let stored = col.get(&[h.id], false, true).unwrap();
+                    assert_eq!(h.vector, stored[0].vector);
+                    if let Some(s) = truth.get(&h.id) {
+                        assert!((s - h.score).abs() <= 1e-5 * s.abs().max(1.0));
+                    }
+                }
+                found += hits.iter().filter(|h| truth.contains_key(&h.id)).count();
+                total += truth.len();
+            }
+            let recall = found as f64 / total as f64;
+            let name = quantization.name();
+            eprintln!("{metric} {vector_type} disk {name}: recall@10 {recall:.3}");
+            assert!(recall >= 0.9, "{metric} disk {name}: recall@10 {recall:.3}");
+            // Filters and exact searches work as in the other tiers.
+            let even = stratavec_core::Filter::from_json(
+                &json!({"must": [{"key": "even", "match": {"value": true}}]}),
+            )
+            .unwrap();
+            let q = &queries[..dim];
+            let hits = snap
+                .search(&SearchRequest {
+                    filter: Some(&even),
+                    ..SearchRequest::new(q, 10)
+                })
+                .unwrap();
+            assert_eq!(hits.len(), 10);
+            assert!(hits
+                .iter()
+                .all(|h| matches!(h.id, PointId::Num(i) if i % 2 == 0)));
+            let exact = |s: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>| {
+                s(&SearchRequest {
+                    exact: true,
+                    ..SearchRequest::new(q, 10)
+                })
+            };
+            assert_eq!(
+                exact(&|r| snap.search(r).unwrap()),
+                exact(&|r| col.search(r).unwrap())
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn the_disk_tier_needs_quantization() {
+    let (col, _) = sample(Metric::Dot, VectorType::F32);
+    let path = temp_path("needs-quantization");
+    col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let no_codes = StorageOptions {
+        tier: StorageTier::Disk,
+        quantization: None,
+    };
+    let e = Snapshot::open(&path, &no_codes).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidArgument(m) if m.contains("quantization")),
+        "{e}"
+    );
+    let mut snap = Snapshot::open(
+        &path,
+        &StorageOptions {
+            tier: StorageTier::Disk,
+            quantization: Some(Quantization::binary()),
+        },
+    )
+    .unwrap();
+    let e = snap.set_quantization(None).unwrap_err();
+    assert!(e.to_string().contains("disk tier"), "{e}");
+    // Another quantization is fine, and is what searches then use.
+    snap.set_quantization(Some(Quantization::int8())).unwrap();
+    assert_eq!(snap.quantization(), Some(Quantization::int8()));
+    // Not a snapshot: a clear error in every tier.
+    let junk = temp_path("junk");
+    std::fs::write(&junk, b"not a stratavec file").unwrap();
+    for tier in StorageTier::ALL {
+        let e = Snapshot::open(
+            &junk,
+            &StorageOptions {
+                tier,
+                quantization: Some(Quantization::int8()),
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{tier}: {e}");
+    }
+    assert!("tape".parse::<StorageTier>().is_err());
+    assert_eq!("on_disk".parse::<StorageTier>().unwrap(), StorageTier::Disk);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&junk).unwrap();
+}
+
+#[test]
+fn quantization_settings_round_trip_as_json() {
+    for q in [
+        Quantization::int8(),
+        Quantization::binary(),
+        Quantization::Int8(stratavec_core::Int8Params {
+            quantile: 0.99,
+            oversampling: 2.5,
+        }),
+    ] {
+        assert_eq!(Quantization::from_json(&q.to_json()).unwrap(), q);
+    }
+    assert_eq!(
+        Quantization::from_json(&json!({"type": "binary"})).unwrap(),
+        Quantization::binary()
+    );
+    for bad in [
+        json!({"type": "int4"}),
+        json!({}),
+        json!({"type": "int8", "quantile": "high"}),
+        json!({"type": "binary", "oversampling": 0.5}),
+    ] {
+        assert!(Quantization::from_json(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_durable_collection_keeps_its_tier() {
+    let dir = temp_path("durable");
+    let (col, queries) = sample(Metric::Cosine, VectorType::F32);
+    let dim = col.config().dim;
+    let snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
+    let d = DurableCollection::restore(&dir, &snap, DurableOptions::default()).unwrap();
+    assert_eq!(d.storage(), StorageOptions::default());
+    let e = d
+        .set_storage(StorageOptions {
+            tier: StorageTier::Disk,
+            quantization: None,
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("quantization"), "{e}");
+    let disk = StorageOptions {
+        tier: StorageTier::Disk,
+        quantization: Some(Quantization::int8()),
+    };
+    d.set_storage(disk).unwrap();
+    let recall = |d: &DurableCollection| {
+        let (mut found, mut total) = (0, 0);
+        for q in queries.chunks_exact(dim) {
+            let truth: HashSet<PointId> = col
+                .search(&SearchRequest {
+                    exact: true,
+                    ..SearchRequest::new(q, 10)
+                })
+                .unwrap()
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            let hits = d.search(&SearchRequest::new(q, 10)).unwrap();
+            found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+            total += truth.len();
+        }
+        found as f64 / total as f64
+    };
+    assert!(recall(&d) >= 0.95);
+    // Writes, a checkpoint and a reopen keep the setting and the answers.
+    d.delete(&[PointId::Num(0)]).unwrap();
+    d.checkpoint().unwrap();
+    assert_eq!(d.storage(), disk);
+    drop(d);
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert_eq!(d.storage(), disk);
+    assert_eq!(d.len(), 2999);
+    assert!(recall(&d) >= 0.95);
+    // Back to memory.
+    let memory = StorageOptions {
+        tier: StorageTier::Memory,
+        quantization: None,
+    };
+    d.set_storage(memory).unwrap();
+    drop(d);
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert_eq!(d.storage(), memory);
+    assert!(recall(&d) >= 0.95);
+    drop(d);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
