@@ -5,7 +5,10 @@ Every engine runs in its own process (so peak memory is its own) on the same dat
 with the same m / ef_construction on the same number of threads, then answers the 2,000 queries
 on one thread over an ef sweep (peers get the whole query matrix in one call with one thread, so
 no Python overhead per query is charged to them). Recall@10 is against the dataset's exact
-ground truth. Prints a markdown report with ratios, and writes a recall/QPS plot.
+ground truth. Then each reopens its saved index as a server would and answers every query at
+ef=64: the memory that adds is its serving RAM (stratavec: unquantized from a memory map, int8 and
+binary in the disk tier, codes in memory and full vectors read from the file to rescore). Prints a
+markdown report with ratios, and writes a recall/QPS plot.
 
 Usage: hnsw_wordnet.py path/to/hnsw_bench [m] [ef_construction] [threads] [plot.png]
        hnsw_wordnet.py --engine NAME m ef_construction threads     (one peer; JSON lines)
@@ -71,7 +74,10 @@ def peer(name, m, ef_c, threads):
             again = hnswlib.Index(space="ip", dim=dim)
             again.load_index(str(tmp))
             again.knn_query(queries[:1], k=10)
-            return time.perf_counter() - t
+            opened = time.perf_counter() - t
+            again.set_ef(64)
+            again.knn_query(queries, k=10, num_threads=1)
+            return opened, kib("VmRSS:")
     elif name == "usearch":
         from usearch.index import Index
         index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=m, expansion_add=ef_c)
@@ -86,7 +92,10 @@ def peer(name, m, ef_c, threads):
             t = time.perf_counter()
             again = Index.restore(str(tmp), view=True)
             again.search(queries[:1], 10)
-            return time.perf_counter() - t
+            opened = time.perf_counter() - t
+            again.expansion_search = 64
+            again.search(queries, 10, threads=1)
+            return opened, kib("VmRSS:")
     elif name in ("faiss-hnsw", "faiss-flat"):
         import faiss
         faiss.omp_set_num_threads(threads)
@@ -108,7 +117,11 @@ def peer(name, m, ef_c, threads):
             t = time.perf_counter()
             again = faiss.read_index(str(tmp), faiss.IO_FLAG_MMAP)
             again.search(queries[:1], 10)
-            return time.perf_counter() - t
+            opened = time.perf_counter() - t
+            if name == "faiss-hnsw":
+                again.hnsw.efSearch = 64
+            again.search(queries, 10)
+            return opened, kib("VmRSS:")
     else:
         raise SystemExit(f"unknown engine {name}")
     build = time.perf_counter() - t
@@ -119,7 +132,11 @@ def peer(name, m, ef_c, threads):
         labels = search(ef)
         secs = time.perf_counter() - t
         emit(engine=name, event="search", ef=ef, qps=len(queries) / secs, recall=recall(labels, gt))
-    emit(engine=name, event="open", seconds=reopen())
+    # RSS is read inside reopen(), while the reopened index is alive.
+    before = kib("VmRSS:")
+    opened, after = reopen()
+    emit(engine=name, event="open", seconds=opened)
+    emit(engine=name, event="serve", tier="loaded", memory_mib=(after - before) / 1024)
     tmp.unlink(missing_ok=True)
 
 
@@ -144,14 +161,16 @@ def main():
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     plot = sys.argv[5] if len(sys.argv) > 5 else None
     records = []
-    runs = [("stratavec", [exe, str(m), str(ef_c)]), ("stratavec-int8", [exe, str(m), str(ef_c), "int8"])]
+    runs = [("stratavec", [exe, str(m), str(ef_c)]), ("stratavec-int8", [exe, str(m), str(ef_c), "int8"]),
+            ("stratavec-binary", [exe, str(m), str(ef_c), "binary"])]
     runs += [(p, [sys.executable, __file__, "--engine", p, str(m), str(ef_c), str(threads)]) for p in PEERS]
     for name, cmd in runs:
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         records += [json.loads(l) for l in out.splitlines() if l.startswith("{")]
         print(f"measured {name}", file=sys.stderr)
-    ours = ["stratavec", "stratavec-int8"]
+    ours = ["stratavec", "stratavec-int8", "stratavec-binary"]
+    served = ["stratavec-mmap", "stratavec-int8-disk", "stratavec-binary-disk"]
     engines = ours + PEERS
     get = lambda e, ev: [r for r in records if r["engine"] == e and r["event"] == ev]
     build = {e: get(e, "build")[0] for e in engines}
@@ -161,16 +180,16 @@ def main():
     print(f"# HNSW on wordnet-minilm (115,659 x 384, cosine), m={m}, ef_construction={ef_c}\n")
     print(f"Build on {threads} threads; queries on one thread; recall@10 against exact ground truth; "
           "all engines in one run on the same machine.\n")
-    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | stratavec / engine | "
-          "stratavec-int8 / engine |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | "
+          + " | ".join(f"{o} / engine" for o in ours) + " |")
+    print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(ours))
     for e in engines:
         q = at[e]
         ratios = [f"{at[o] / q:.2f}x" if q and at[o] else "-" for o in ours]
         qps = f"{q:.0f}" if q else "not reached"
         b = build[e]
         print(f"| {e} | {b['seconds']:.1f} | {build['stratavec']['seconds'] / b['seconds']:.2f}x | "
-              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | {ratios[0]} | {ratios[1]} |")
+              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | " + " | ".join(ratios) + " |")
     print("\nBuild ratio = stratavec time / engine time (below 1 is faster); QPS ratio = stratavec / engine "
           "(above 1 is faster). faiss-flat is exact search (recall 1.0).\n")
     print("| ef | " + " | ".join(f"{e} QPS / recall" for e in engines if e != "faiss-flat") + " |")
@@ -183,6 +202,19 @@ def main():
             r = [x for x in get(e, "search") if x["ef"] == ef][0]
             cells.append(f"{r['qps']:.0f} / {r['recall']:.4f}")
         print(f"| {ef} | " + " | ".join(cells) + " |")
+    print("\nServing: each engine reopens its saved index and answers every query at ef=64; RAM is what "
+          "that adds to the process (RSS after minus before). stratavec's QPS here is measured on the "
+          "reopened snapshot in that tier; the peers' is their in-memory curve.\n")
+    print("| engine | tier | serving RAM MiB | RAM / hnswlib | QPS at recall 0.95 | QPS / hnswlib |")
+    print("|---|---|---:|---:|---:|---:|")
+    ram = {r["engine"]: r for r in records if r["event"] == "serve"}
+    for e in served:
+        at[e] = at_recall(get(e, "search"), TARGET)
+    for e in served + PEERS:
+        q = at[e]
+        base_ram, base_q = ram["hnswlib"]["memory_mib"], at["hnswlib"]
+        print(f"| {e} | {ram[e]['tier']} | {ram[e]['memory_mib']:.0f} | {ram[e]['memory_mib'] / base_ram:.2f} | "
+              f"{f'{q:.0f}' if q else 'not reached'} | {f'{q / base_q:.2f}x' if q and base_q else '-'} |")
     flat = get("faiss-flat", "search")[0]
     print(f"\nfaiss-flat (exact, one thread): {flat['qps']:.0f} QPS, recall {flat['recall']:.4f}\n")
     for o in ours:
@@ -203,9 +235,10 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for e in engines:
+        for e in engines + served:
             pts = sorted((x["recall"], x["qps"]) for x in get(e, "search"))
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=e)
+            style = "--" if e in served else "-"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=e)
         ax.set_xlabel("recall@10")
         ax.set_ylabel("queries/s, one thread")
         ax.set_yscale("log")

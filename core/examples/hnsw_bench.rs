@@ -5,17 +5,21 @@
 //! - search: single-thread queries/s and recall@10 against the dataset's exact ground truth over
 //!   an ef sweep;
 //! - open: the time to memory-map the snapshot (graph included) and answer a first query;
+//! - serve: the snapshot reopened as a server would, in the mmap tier (unquantized) or the
+//!   disk tier (quantized), with the memory the process gained loading it and answering every
+//!   query at one ef (RSS after minus RSS before), and its own ef sweep;
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
-//! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8]
-//! (`int8`: searches rank by int8 codes and rescore, reported as engine `stratavec-int8`)
+//! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8|binary]
+//! (`int8`/`binary`: searches rank by codes and rescore, reported as engine `stratavec-int8` or
+//! `stratavec-binary`; their disk-tier runs as `stratavec-int8-disk`, `stratavec-binary-disk`)
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use stratavec_core::{
     Collection, CollectionConfig, Filter, HnswParams, Metric, PayloadIndexType, PointId,
-    Quantization, SearchRequest, Snapshot, VectorType,
+    Quantization, SearchRequest, Snapshot, StorageOptions, StorageTier, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -77,8 +81,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         VectorType::F32
     };
-    let int8 = std::env::args().any(|a| a == "int8");
-    let engine = if int8 { "stratavec-int8" } else { "stratavec" };
+    let quantization = if std::env::args().any(|a| a == "int8") {
+        Some(Quantization::int8())
+    } else if std::env::args().any(|a| a == "binary") {
+        Some(Quantization::binary())
+    } else {
+        None
+    };
+    let engine = match &quantization {
+        Some(q) => format!("stratavec-{}", q.name()),
+        None => "stratavec".to_owned(),
+    };
     let m = args.first().copied().unwrap_or(16);
     let ef_construction = args.get(1).copied().unwrap_or(200);
     let Some(w) = Wordnet::load()? else {
@@ -105,9 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ef_construction,
         ..HnswParams::default()
     })?;
-    if int8 {
-        col.set_quantization(Some(Quantization::int8()))?;
-    }
+    col.set_quantization(quantization)?;
     let build = t.elapsed().as_secs_f64();
     let memory_mib = proc_kib("VmHWM:").saturating_sub(rss_before) as f64 / 1024.0;
     println!(
@@ -117,12 +128,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         col.overwrite_payload(std::slice::from_ref(id), p);
     }
     let gt = w.ground_truth("none").ok_or("no ground truth")?;
-    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
-        let (qps, recall) = run(&|r| col.search(r).unwrap_or_default(), &w, gt, ef, None);
-        println!(
-            r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
-        );
-    }
+    let sweep =
+        |engine: &str, search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>| {
+            for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
+                let (qps, recall) = run(search, &w, gt, ef, None);
+                println!(
+                    r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
+                );
+            }
+        };
+    sweep(&engine, &|r| col.search(r).unwrap_or_default());
 
     let path = std::env::temp_dir().join(format!("stratavec-bench-{}.svdb", std::process::id()));
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -136,6 +151,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r#"{{"engine": "{engine}", "event": "open", "seconds": {open:.4}, "indexed": {}}}"#,
         snap.has_index()
     );
+    drop(snap);
+
+    // Served from the file as a server would: mmap when unquantized, disk when quantized.
+    let tier = match quantization {
+        Some(_) => StorageTier::Disk,
+        None => StorageTier::Mmap,
+    };
+    let served = match tier {
+        StorageTier::Disk => format!("{engine}-disk"),
+        _ => format!("{engine}-mmap"),
+    };
+    let rss_before = proc_kib("VmRSS:");
+    let snap = Snapshot::open(&path, &StorageOptions { tier, quantization })?;
+    run(&|r| snap.search(r).unwrap_or_default(), &w, gt, 64, None);
+    let memory_mib = proc_kib("VmRSS:").saturating_sub(rss_before) as f64 / 1024.0;
+    println!(
+        r#"{{"engine": "{served}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}}}"#
+    );
+    sweep(&served, &|r| snap.search(r).unwrap_or_default());
     drop(snap);
     std::fs::remove_file(&path)?;
 
