@@ -436,7 +436,7 @@ fn mid_selectivity_filters_walk_the_graph_with_recall() {
     // Points on a 14-dimensional subspace of 32 dimensions (plus a little noise), as embeddings
     // lie near a low-dimensional manifold; `slab` cuts space along one latent coordinate.
     let basis = rng.vectors(latent, dim);
-    let mut point = |rng: &mut Rng| {
+    let point = |rng: &mut Rng| {
         // The first latent coordinate spreads wider, so slabs are well apart.
         let z: Vec<f32> = (0..latent)
             .map(|l| rng.signed() * if l == 0 { 4.0 } else { 1.0 })
