@@ -77,7 +77,7 @@ fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save cr
 	done
 
 .PHONY: bench
-bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib, usearch and FAISS; tables and plot in bench/out/
+bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib, usearch and FAISS on wordnet and a seeded 1M x 128 set; tables and plots in bench/out/
 	scripts/setup.sh rust
 	mkdir -p bench/out
 	cargo bench -p stratavec-core
@@ -86,6 +86,9 @@ bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs 
 	scripts/setup.sh pybench
 	cargo build --release -p stratavec-core --example hnsw_bench
 	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_wordnet.png | tee bench/out/hnsw_wordnet.md
+	.venv/bin/python bench/synthetic.py bench/out/synthetic-1m
+	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_synthetic.png \
+		--data bench/out/synthetic-1m | tee bench/out/hnsw_synthetic.md
 
 .PHONY: clean
 clean: ## Remove build outputs

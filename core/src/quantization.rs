@@ -319,7 +319,10 @@ impl Space for CodeSpace<'_> {
 
     #[inline(always)]
     fn prefetch(&self, r: u32) {
-        crate::distance::prefetch(bytemuck::cast_slice(self.row(r)), 2);
+        // A code row is short: hint all of it (up to 8 lines), not just its head as for floats
+        // (on wordnet, 384 bytes: the whole row gave int8 walks about a fifth more queries/s).
+        let row: &[u8] = bytemuck::cast_slice(self.row(r));
+        crate::distance::prefetch(row, row.len().div_ceil(64).min(8));
     }
 
     fn row_query(&self, r: u32) -> std::borrow::Cow<'_, [i8]> {
@@ -327,17 +330,38 @@ impl Space for CodeSpace<'_> {
     }
 }
 
+/// Words after a binary code that hold its three factors (see [`factor_words`]).
+const FACTOR_WORDS: usize = 2;
+
+/// A row's factors `f`, `|x_c|²`, `⟨centre, s⟩` packed into the words that follow its code, so
+/// a row is read in one go (64 bytes for 384 dimensions: one cache line).
+fn factor_words([f, norm2, centre_s]: [f32; 3]) -> [u64; FACTOR_WORDS] {
+    [
+        u64::from(f.to_bits()) | u64::from(norm2.to_bits()) << 32,
+        u64::from(centre_s.to_bits()),
+    ]
+}
+
+/// Unpacks [`factor_words`].
+#[inline(always)]
+fn factors_of(words: &[u64]) -> [f32; 3] {
+    [
+        f32::from_bits(words[0] as u32),
+        f32::from_bits((words[0] >> 32) as u32),
+        f32::from_bits(words[1] as u32),
+    ]
+}
+
 /// Binary codes: bit `d` of a row is set where component `d` is above the centre's.
 #[derive(Debug, Clone)]
 struct BinaryCodes {
     params: BinaryParams,
-    /// `u64` words per row.
+    /// `u64` words of bits per row.
     words: usize,
     /// The per-dimension mean of the training rows.
     centre: Vec<f32>,
+    /// Per row: `words` words of bits, then its factors (see [`factor_words`]).
     codes: Vec<u64>,
-    /// Per row: `f`, `|x_c|²` and `⟨centre, s⟩` (see the module).
-    factors: Vec<[f32; 3]>,
 }
 
 impl BinaryCodes {
@@ -367,8 +391,7 @@ impl BinaryCodes {
             params,
             words,
             centre,
-            codes: Vec::with_capacity(n * words),
-            factors: Vec::with_capacity(n),
+            codes: Vec::with_capacity(n * (words + FACTOR_WORDS)),
         };
         for r in 0..n {
             c.push(&row(r)?);
@@ -376,8 +399,13 @@ impl BinaryCodes {
         Ok(c)
     }
 
-    /// Appends the bits of `v` to `out` and returns its factors.
-    fn encode_into(&self, v: &[f32], out: &mut Vec<u64>) -> [f32; 3] {
+    /// Words per row: bits, then factors.
+    fn stride(&self) -> usize {
+        self.words + FACTOR_WORDS
+    }
+
+    /// Appends the row of `v` (bits, then factors) to `out`.
+    fn encode_into(&self, v: &[f32], out: &mut Vec<u64>) {
         let (mut norm2, mut norm1, mut centre_s) = (0f64, 0f64, 0f64);
         for (chunk, centre) in v.chunks(64).zip(self.centre.chunks(64)) {
             let mut word = 0u64;
@@ -395,7 +423,7 @@ impl BinaryCodes {
             out.push(word);
         }
         let f = if norm1 > 0.0 { norm2 / norm1 } else { 0.0 };
-        [f as f32, norm2 as f32, centre_s as f32]
+        out.extend(factor_words([f as f32, norm2 as f32, centre_s as f32]));
     }
 
     /// The query form of the prepared vector `q`: its centred components on a 16-step grid
@@ -431,32 +459,22 @@ impl BinaryCodes {
 
     fn push(&mut self, v: &[f32]) {
         let mut codes = std::mem::take(&mut self.codes);
-        let factors = self.encode_into(v, &mut codes);
+        self.encode_into(v, &mut codes);
         self.codes = codes;
-        self.factors.push(factors);
     }
 
     fn set(&mut self, i: usize, v: &[f32]) {
-        let mut code = Vec::with_capacity(self.words);
-        self.factors[i] = self.encode_into(v, &mut code);
-        self.codes[i * self.words..(i + 1) * self.words].copy_from_slice(&code);
-    }
-
-    fn swap_remove(&mut self, i: usize) {
-        swap_remove_row(&mut self.codes, self.words, i);
-        self.factors.swap_remove(i);
-    }
-
-    fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
-        retain_rows(&mut self.codes, self.words, &keep);
-        retain_rows(&mut self.factors, 1, keep);
+        let stride = self.stride();
+        let mut row = Vec::with_capacity(stride);
+        self.encode_into(v, &mut row);
+        self.codes[i * stride..(i + 1) * stride].copy_from_slice(&row);
     }
 
     fn space(&self, metric: Metric) -> BitSpace<'_> {
         BitSpace {
             codes: &self.codes,
-            factors: &self.factors,
             words: self.words,
+            stride: self.stride(),
             distance: !metric.higher_is_closer(),
             dim: self.centre.len(),
             kernel: binary_kernels().planes,
@@ -481,8 +499,9 @@ pub(crate) struct BitQuery {
 /// the metric's estimate (see the module).
 struct BitSpace<'a> {
     codes: &'a [u64],
-    factors: &'a [[f32; 3]],
     words: usize,
+    /// Words per row: `words` of bits, then the factors.
+    stride: usize,
     /// Whether the metric is a distance (rank by `2 f ⟨q_c, s⟩ − |x_c|²`) rather than a
     /// similarity (rank by `f (⟨q_c, s⟩ + ⟨centre, s⟩)`).
     distance: bool,
@@ -494,8 +513,14 @@ struct BitSpace<'a> {
 impl BitSpace<'_> {
     #[inline(always)]
     fn row(&self, r: u32) -> &[u64] {
-        let at = r as usize * self.words;
+        let at = r as usize * self.stride;
         &self.codes[at..at + self.words]
+    }
+
+    #[inline(always)]
+    fn factors(&self, r: u32) -> [f32; 3] {
+        let at = r as usize * self.stride + self.words;
+        factors_of(&self.codes[at..at + FACTOR_WORDS])
     }
 }
 
@@ -503,14 +528,14 @@ impl Space for BitSpace<'_> {
     type Query = BitQuery;
 
     fn len(&self) -> usize {
-        self.codes.len() / self.words
+        self.codes.len() / self.stride
     }
 
     #[inline(always)]
     fn score(&self, q: &BitQuery, r: u32) -> f32 {
         let (weighted, bits) = (self.kernel)(&q.planes, self.row(r));
         let qs = 2.0 * (q.low * bits as f32 + q.step * weighted as f32) - q.offset;
-        let [f, norm2, centre_s] = self.factors[r as usize];
+        let [f, norm2, centre_s] = self.factors(r);
         if self.distance {
             2.0 * f * qs - norm2
         } else {
@@ -520,7 +545,10 @@ impl Space for BitSpace<'_> {
 
     #[inline(always)]
     fn prefetch(&self, r: u32) {
-        crate::distance::prefetch(bytemuck::cast_slice(self.row(r)), 1);
+        // The whole row, bits and factors (up to 8 lines).
+        let at = r as usize * self.stride;
+        let row: &[u8] = bytemuck::cast_slice(&self.codes[at..at + self.stride]);
+        crate::distance::prefetch(row, row.len().div_ceil(64).min(8));
     }
 
     /// Row `r` as a query: its estimate `f · s` as centred components, levels 0 and 1 from
@@ -532,7 +560,7 @@ impl Space for BitSpace<'_> {
             planes[4 * i] = w;
             bits += w.count_ones();
         }
-        let f = self.factors[r as usize][0];
+        let [f, ..] = self.factors(r);
         let dim = self.dim;
         Cow::Owned(BitQuery {
             planes,
@@ -598,7 +626,10 @@ impl Codes {
     pub(crate) fn swap_remove(&mut self, i: usize) {
         match &mut self.0 {
             Kind::Int8(c) => c.swap_remove(i),
-            Kind::Binary(c) => c.swap_remove(i),
+            Kind::Binary(c) => {
+                let stride = c.stride();
+                swap_remove_row(&mut c.codes, stride, i);
+            }
         }
     }
 
@@ -606,7 +637,10 @@ impl Codes {
     pub(crate) fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
         match &mut self.0 {
             Kind::Int8(c) => c.retain_rows(keep),
-            Kind::Binary(c) => c.retain_rows(keep),
+            Kind::Binary(c) => {
+                let stride = c.stride();
+                retain_rows(&mut c.codes, stride, keep);
+            }
         }
     }
 

@@ -143,14 +143,31 @@ pub struct Wordnet {
 impl Wordnet {
     /// Loads the dataset from [`wordnet_dir`]; `Ok(None)` when it is absent.
     pub fn load() -> std::io::Result<Option<Wordnet>> {
-        let Some(dir) = wordnet_dir() else {
-            return Ok(None);
+        match wordnet_dir() {
+            Some(dir) => Wordnet::load_from(&dir).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads a dataset laid out like wordnet-minilm from `dir`: `base.f32.npy` or
+    /// `base.f16.npy`, `queries.f32.npy`, `gt_top100.npz`; `payload.jsonl`, `queries.jsonl`
+    /// and `filters.json` may be absent (a synthetic set has none).
+    pub fn load_from(dir: &Path) -> std::io::Result<Wordnet> {
+        let base = match read_npy(&dir.join("base.f32.npy")) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                read_npy(&dir.join("base.f16.npy"))?
+            }
+            Err(e) => return Err(e),
         };
-        let base = read_npy(&dir.join("base.f16.npy"))?;
         let dim = *base.shape.get(1).ok_or_else(|| bad("base is not 2-D"))?;
         let jsonl =
             |name: &str| -> std::io::Result<Vec<serde_json::Map<String, serde_json::Value>>> {
-                let file = std::io::BufReader::new(std::fs::File::open(dir.join(name))?);
+                let file = match std::fs::File::open(dir.join(name)) {
+                    Ok(f) => std::io::BufReader::new(f),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(e),
+                };
                 file.lines()
                     .map(|l| serde_json::from_str(&l?).map_err(std::io::Error::other))
                     .collect()
@@ -164,14 +181,16 @@ impl Wordnet {
                     .to_owned()
             })
             .collect();
-        let filters: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("filters.json"))?)
-                .map_err(std::io::Error::other)?;
+        let filters: serde_json::Value = match std::fs::read(dir.join("filters.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+            Err(e) => return Err(e),
+        };
         let ground_truth = read_npz(&dir.join("gt_top100.npz"))?
             .into_iter()
             .map(|(k, v)| Ok((k, v.to_i32()?)))
             .collect::<std::io::Result<_>>()?;
-        Ok(Some(Wordnet {
+        Ok(Wordnet {
             dim,
             base: base.to_f32()?,
             queries: read_npy(&dir.join("queries.f32.npy"))?.to_f32()?,
@@ -179,7 +198,7 @@ impl Wordnet {
             query_texts,
             filters: filters.as_object().cloned().unwrap_or_default(),
             ground_truth,
-        }))
+        })
     }
 
     /// Number of base vectors.
