@@ -166,6 +166,7 @@ def at_recall(points, target):
 
 
 def main():
+    global DATA, EUCLID
     if sys.argv[1] == "--engine":
         peer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
         return
@@ -175,6 +176,7 @@ def main():
         at = args.index("--data")
         data = ["--data", args[at + 1]]
         os.environ["BENCH_DATA"] = args[at + 1]
+        DATA, EUCLID = pathlib.Path(args[at + 1]), True
         del args[at:at + 2]
     exe = args[0]
     m = int(args[1]) if len(args) > 1 else 16
