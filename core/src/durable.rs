@@ -277,14 +277,15 @@ fn lock_dir(dir: &Path) -> Result<File> {
 /// Opens a checkpoint segment as the manifest says to serve it, checking it matches the
 /// manifest's settings.
 fn open_checkpoint(dir: &Path, name: &str, manifest: &Manifest) -> Result<IndexedSegment> {
-    let seg = IndexedSegment::open(&dir.join(name), &manifest.storage)?;
-    if seg.kind() != FileKind::Segment || *seg.config() != manifest.config {
-        return Err(Error::corrupt(
-            name.to_owned(),
-            "its kind or settings differ from the manifest's",
-        ));
-    }
-    Ok(seg)
+    IndexedSegment::open(&dir.join(name), &manifest.storage, |seg| {
+        if seg.kind() != FileKind::Segment || *seg.config() != manifest.config {
+            return Err(Error::corrupt(
+                name.to_owned(),
+                "its kind or settings differ from the manifest's",
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// An empty in-memory layer with these payload indexes.

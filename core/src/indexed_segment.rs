@@ -52,10 +52,15 @@ impl IndexedSegment {
         }
     }
 
-    /// Opens the file at `path` in `options.tier` and computes the codes of
+    /// Opens the file at `path` in `options.tier`, lets `check` refuse it (a file of the wrong
+    /// kind or settings) before any work is spent on it, then computes the codes of
     /// `options.quantization`.
     #[cfg(feature = "fs")]
-    pub(crate) fn open(path: &std::path::Path, options: &StorageOptions) -> Result<IndexedSegment> {
+    pub(crate) fn open(
+        path: &std::path::Path,
+        options: &StorageOptions,
+        check: impl FnOnce(&Segment) -> Result<()>,
+    ) -> Result<IndexedSegment> {
         options.validate()?;
         let segment = match options.tier {
             StorageTier::Memory => Segment::read(path)?,
@@ -64,6 +69,7 @@ impl IndexedSegment {
             #[cfg(not(feature = "mmap"))]
             StorageTier::Mmap | StorageTier::Disk => Segment::read(path)?,
         };
+        check(&segment)?;
         let disk = match options.tier {
             StorageTier::Disk => Some(Arc::new(DiskVectors::open(path, &segment)?)),
             _ => None,
@@ -222,14 +228,6 @@ impl PointSource for IndexedSegment {
                 })
                 .collect());
         }
-        let c = self.segment.config();
-        Ok(crate::search::quantized::rescore(
-            self.segment.rows(),
-            c.dim,
-            c.metric,
-            q,
-            cands,
-            want,
-        ))
+        Ok(crate::read::rescore_in_place(self, q, cands, want))
     }
 }

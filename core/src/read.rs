@@ -51,16 +51,19 @@ pub(crate) trait PointSource: Sync {
     /// The `want` best of `cands` by full-precision rank score against the prepared query
     /// `q`, best first. Sources whose vectors stay on disk read just these rows.
     fn rescore(&self, q: &[f32], cands: &[Candidate], want: usize) -> Result<Vec<Candidate>> {
-        let c = self.config();
-        Ok(quantized::rescore(
-            self.rows(),
-            c.dim,
-            c.metric,
-            q,
-            cands,
-            want,
-        ))
+        Ok(rescore_in_place(self, q, cands, want))
     }
+}
+
+/// [`PointSource::rescore`] over the rows the source holds in place.
+pub(crate) fn rescore_in_place<S: PointSource + ?Sized>(
+    src: &S,
+    q: &[f32],
+    cands: &[Candidate],
+    want: usize,
+) -> Vec<Candidate> {
+    let c = src.config();
+    quantized::rescore(src.rows(), c.dim, c.metric, q, cands, want)
 }
 
 /// One layer of a layered read: a source and the rows of it that no longer count (deleted, or

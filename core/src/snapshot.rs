@@ -45,9 +45,9 @@ impl Snapshot {
     /// only to rescore the few candidates a search ranks by codes.
     #[cfg(feature = "fs")]
     pub fn open(path: &std::path::Path, options: &StorageOptions) -> Result<Snapshot> {
-        let segment = IndexedSegment::open(path, options)?;
-        Snapshot::check_kind(&segment)?;
-        Ok(Snapshot { segment })
+        Ok(Snapshot {
+            segment: IndexedSegment::open(path, options, Snapshot::check_kind)?,
+        })
     }
 
     /// The tier the file is served from (see [`Snapshot::open`]).

@@ -13,7 +13,8 @@ use stratavec_core::{
 };
 use stratavec_testkit::Rng;
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh, unique path under the system's temporary folder (nothing there yet).
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "stratavec-{name}-{}-{:?}",
         std::process::id(),

@@ -269,7 +269,7 @@ fn the_graph_travels_in_snapshots() {
         assert_eq!(snap.search(&req).unwrap(), optimized.search(&req).unwrap());
     }
     assert!(r >= 0.95, "snapshot recall@10 {r:.3}");
-    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-snap-{}", std::process::id()));
+    let dir = crate::durable::temp_dir("hnsw-snap");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.svdb");
     std::fs::write(&path, &bytes).unwrap();
@@ -299,8 +299,7 @@ fn durable_collections_keep_their_graph_across_checkpoints() {
     // Large enough that the planner prefers the graph at ef=100 (it scans small layers).
     let (dim, n) = (16, 5000);
     let mut rng = Rng::new(5);
-    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-durable-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::durable::temp_dir("hnsw-durable");
     let d = DurableCollection::create(
         &dir,
         CollectionConfig::new(dim, Metric::Euclid),
@@ -374,8 +373,7 @@ fn many_writes_after_a_checkpoint_get_their_own_graph() {
     use stratavec_core::{DurableCollection, DurableOptions};
     let (dim, n) = (8, 12_000);
     let mut rng = Rng::new(44);
-    let dir = std::env::temp_dir().join(format!("stratavec-hnsw-mem-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::durable::temp_dir("hnsw-mem");
     let d = DurableCollection::create(
         &dir,
         CollectionConfig::new(dim, Metric::Euclid),

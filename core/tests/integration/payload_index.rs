@@ -194,8 +194,7 @@ fn bad_index_requests_are_refused() {
 #[test]
 fn durable_collections_keep_index_definitions_across_reopen() {
     use stratavec_core::{DurableCollection, DurableOptions};
-    let dir = std::env::temp_dir().join(format!("stratavec-payload-index-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::durable::temp_dir("payload-index");
     let mut rng = Rng::new(12);
     let n = 600u64;
     let config = CollectionConfig::new(4, Metric::Euclid);

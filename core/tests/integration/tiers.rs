@@ -2,7 +2,6 @@
 //! map, and from disk with quantized codes in memory, answering alike.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 use serde_json::json;
 use stratavec_core::{
@@ -12,16 +11,7 @@ use stratavec_core::{
 };
 use stratavec_testkit::Rng;
 
-fn temp_path(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "stratavec-tiers-{name}-{}-{:?}",
-        std::process::id(),
-        std::time::Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    let _ = std::fs::remove_file(&p);
-    p
-}
+use crate::durable::temp_dir;
 
 /// A collection of clustered points with payloads and a graph.
 fn sample(metric: Metric, vector_type: VectorType) -> (Collection, Vec<f32>) {
@@ -69,7 +59,7 @@ fn every_tier_serves_a_snapshot() {
     ] {
         let (col, queries) = sample(metric, vector_type);
         let dim = col.config().dim;
-        let path = temp_path("snapshot");
+        let path = temp_dir("snapshot");
         col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
             .unwrap();
         for tier in [StorageTier::Memory, StorageTier::Mmap] {
@@ -159,7 +149,7 @@ fn every_tier_serves_a_snapshot() {
 #[test]
 fn the_disk_tier_needs_quantization() {
     let (col, _) = sample(Metric::Dot, VectorType::F32);
-    let path = temp_path("needs-quantization");
+    let path = temp_dir("needs-quantization");
     col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
         .unwrap();
     let no_codes = StorageOptions {
@@ -185,7 +175,7 @@ fn the_disk_tier_needs_quantization() {
     snap.set_quantization(Some(Quantization::int8())).unwrap();
     assert_eq!(snap.quantization(), Some(Quantization::int8()));
     // Not a snapshot: a clear error in every tier.
-    let junk = temp_path("junk");
+    let junk = temp_dir("junk");
     std::fs::write(&junk, b"not a stratavec file").unwrap();
     for tier in StorageTier::ALL {
         let e = Snapshot::open(
@@ -232,7 +222,7 @@ fn quantization_settings_round_trip_as_json() {
 
 #[test]
 fn a_durable_collection_keeps_its_tier() {
-    let dir = temp_path("durable");
+    let dir = temp_dir("durable");
     let (col, queries) = sample(Metric::Cosine, VectorType::F32);
     let dim = col.config().dim;
     let snap = Snapshot::from_bytes(&col.snapshot_bytes().unwrap()).unwrap();
