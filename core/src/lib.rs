@@ -35,7 +35,7 @@ mod topk;
 mod vectors;
 
 pub use collection::Collection;
-pub use config::{CollectionConfig, Metric, StorageOptions, StorageTier, VectorType};
+pub use config::{CollectionConfig, Metric, StorageOptions, StorageTier, VectorType, MAX_DIM};
 #[cfg(feature = "fs")]
 pub use database::{validate_collection_name, Database};
 #[cfg(feature = "fs")]

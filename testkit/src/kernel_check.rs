@@ -8,7 +8,10 @@
 //! exactly, so the same bound applies to them against their widened values.
 
 use half::f16;
+use stratavec_core::distance::binary::BinaryKernels;
+use stratavec_core::distance::int8::Int8Kernels;
 use stratavec_core::distance::Kernels;
+use stratavec_core::MAX_DIM;
 
 use crate::Rng;
 
@@ -78,6 +81,106 @@ pub fn check_kernels(k: &Kernels, max_dim: usize) -> Vec<String> {
                 }
             }
         }
+    }
+    failures
+}
+
+/// Checks every int8 kernel table in `levels` against an i64 reference at dimensions 0..=600,
+/// 1023 and 4099 (codes over the whole i8 range, -128 included) and at the extremes of the
+/// largest dimension (no lane overflows); returns one line per violation.
+pub fn check_int8_kernels(levels: &[Int8Kernels]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut rng = Rng::new(4);
+    let mut expect = |what: &str, level: &str, dim: usize, got: i64, want: i64| {
+        if got != want {
+            failures.push(format!(
+                "int8 {what} ({level}) at dim {dim}: {got}, expected {want}"
+            ));
+        }
+    };
+    for dim in (0..=600).chain([1023, 4099]) {
+        let mut codes = || -> Vec<i8> {
+            (0..dim)
+                .map(|_| (rng.next_u64() % 256) as u8 as i8)
+                .collect()
+        };
+        let (a, b) = (codes(), codes());
+        let sum = |term: fn(i64, i64) -> i64| -> i64 {
+            a.iter()
+                .zip(&b)
+                .map(|(&x, &y)| term(i64::from(x), i64::from(y)))
+                .sum()
+        };
+        let dot = sum(|x, y| x * y);
+        let l2 = sum(|x, y| (x - y) * (x - y));
+        let l1 = sum(|x, y| (x - y).abs());
+        for k in levels {
+            expect("dot", k.level, dim, (k.dot)(&a, &b), dot);
+            expect("l2sq", k.level, dim, (k.l2sq)(&a, &b), l2);
+            expect("l1", k.level, dim, (k.l1)(&a, &b), l1);
+        }
+    }
+    let n = MAX_DIM as i64;
+    for (x, y) in [(-128i8, 127i8), (-127, 127), (-128, -128)] {
+        let (a, b) = (vec![x; MAX_DIM], vec![y; MAX_DIM]);
+        let (x, y) = (i64::from(x), i64::from(y));
+        for k in levels {
+            expect("dot", k.level, MAX_DIM, (k.dot)(&a, &b), x * y * n);
+            expect(
+                "l2sq",
+                k.level,
+                MAX_DIM,
+                (k.l2sq)(&a, &b),
+                (x - y).pow(2) * n,
+            );
+            expect("l1", k.level, MAX_DIM, (k.l1)(&a, &b), (x - y).abs() * n);
+        }
+    }
+    failures
+}
+
+/// Checks every binary kernel in `levels` against a bit-by-bit reference (independent of
+/// `count_ones`) at 0..=70 and 257 code words, and at the largest dimension with every bit set
+/// (no overflow) and none; returns one line per violation.
+pub fn check_binary_kernels(levels: &[BinaryKernels]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut rng = Rng::new(5);
+    let mut expect = |level: &str, words: usize, got: (u32, u32), want: (u32, u32)| {
+        if got != want {
+            failures.push(format!(
+                "binary ({level}) at {words} words: {got:?}, expected {want:?}"
+            ));
+        }
+    };
+    for words in (0..=70).chain([257]) {
+        let planes: Vec<u64> = (0..4 * words).map(|_| rng.next_u64()).collect();
+        let code: Vec<u64> = (0..words).map(|_| rng.next_u64()).collect();
+        // Each component's 4-bit level, added where the code's bit is set.
+        let (mut weighted, mut bits) = (0u32, 0u32);
+        for (i, &w) in code.iter().enumerate() {
+            for bit in 0..64 {
+                if (w >> bit) & 1 == 1 {
+                    bits += 1;
+                    for j in 0..4 {
+                        weighted += (((planes[4 * i + j] >> bit) & 1) as u32) << j;
+                    }
+                }
+            }
+        }
+        for k in levels {
+            expect(k.level, words, (k.planes)(&planes, &code), (weighted, bits));
+        }
+    }
+    let words = MAX_DIM / 64;
+    let (planes, full, empty) = (
+        vec![u64::MAX; 4 * words],
+        vec![u64::MAX; words],
+        vec![0; words],
+    );
+    let all = MAX_DIM as u32;
+    for k in levels {
+        expect(k.level, words, (k.planes)(&planes, &full), (15 * all, all));
+        expect(k.level, words, (k.planes)(&planes, &empty), (0, 0));
     }
     failures
 }

@@ -9,7 +9,8 @@
 //! baseline has no popcount instruction, so `count_ones` is a short bit-twiddling sequence),
 //! with `popcnt`, with AVX2 (LLVM counts bits 32 bytes at a time with a nibble lookup table)
 //! and with AVX-512 VPOPCNTDQ (eight words per instruction). On aarch64 the portable body
-//! becomes NEON's `cnt`; on wasm32 built with simd128, `i8x16.popcnt`.
+//! becomes NEON's `cnt`. wasm32 built with simd128 has its own build (`wasm32::codes`: two code
+//! words per step, `i8x16.popcnt`, u8 accumulators).
 
 use std::sync::OnceLock;
 
@@ -20,7 +21,7 @@ pub type KernelBits = fn(&[u64], &[u64]) -> (u32, u32);
 /// One build of the binary kernel.
 #[derive(Debug, Clone, Copy)]
 pub struct BinaryKernels {
-    /// Which build: `portable`, `popcnt`, `avx2` or `avx512vpopcntdq`.
+    /// Which build: `portable`, `popcnt`, `avx2`, `avx512vpopcntdq` or `simd128`.
     pub level: &'static str,
     /// The plane-weighted popcount (see the module).
     pub planes: KernelBits,
@@ -117,6 +118,11 @@ pub fn binary_kernel_levels() -> Vec<BinaryKernels> {
             });
         }
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    levels.push(BinaryKernels {
+        level: "simd128",
+        planes: super::wasm32::codes::planes,
+    });
     levels
 }
 

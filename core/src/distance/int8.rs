@@ -4,10 +4,10 @@
 //! must agree with the others bit for bit.
 //!
 //! One portable body per kernel, written so the compiler vectorises it (16 independent i32
-//! lanes; SSE2's `pmaddwd` at the x86_64 baseline, NEON on aarch64, simd128 on wasm32 built
-//! with it). On x86_64 the same body is compiled again with AVX2, and with AVX-512BW + VNNI
-//! (where LLVM fuses the widening multiply-add into `vpdpwssd`), and the best build this CPU
-//! runs is chosen at run time, once.
+//! lanes; SSE2's `pmaddwd` at the x86_64 baseline, NEON on aarch64). On x86_64 the same body is
+//! compiled again with AVX2, and with AVX-512BW + VNNI (where LLVM fuses the widening
+//! multiply-add into `vpdpwssd`), and the best build this CPU runs is chosen at run time, once.
+//! wasm32 built with simd128 has its own kernels (`wasm32::codes`, `i32x4.dot_i16x8_s`).
 
 use std::sync::OnceLock;
 
@@ -17,7 +17,7 @@ pub type KernelI8 = fn(&[i8], &[i8]) -> i64;
 /// The int8 kernels of one level.
 #[derive(Debug, Clone, Copy)]
 pub struct Int8Kernels {
-    /// Which build: `portable`, `avx2` or `avx512vnni`.
+    /// Which build: `portable`, `avx2`, `avx512vnni` or `simd128`.
     pub level: &'static str,
     /// Dot product.
     pub dot: KernelI8,
@@ -178,6 +178,13 @@ pub fn int8_kernel_levels() -> Vec<Int8Kernels> {
             });
         }
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    levels.push(Int8Kernels {
+        level: "simd128",
+        dot: super::wasm32::codes::dot_i8,
+        l2sq: super::wasm32::codes::l2sq_i8,
+        l1: super::wasm32::codes::l1_i8,
+    });
     levels
 }
 

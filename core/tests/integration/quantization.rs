@@ -10,84 +10,19 @@ use stratavec_core::{
     PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
+use stratavec_testkit::kernel_check::{check_binary_kernels, check_int8_kernels};
 use stratavec_testkit::Rng;
 
 #[test]
 fn int8_kernels_are_exact_at_every_level() {
-    let mut rng = Rng::new(4);
-    let levels = int8_kernel_levels();
-    for dim in (0..=600).chain([1023, 4099]) {
-        let a: Vec<i8> = (0..dim)
-            .map(|_| (rng.next_u64() % 255) as i64 as i8)
-            .collect();
-        let b: Vec<i8> = (0..dim)
-            .map(|_| (rng.next_u64() % 255) as i64 as i8)
-            .collect();
-        let dot: i64 = a
-            .iter()
-            .zip(&b)
-            .map(|(&x, &y)| i64::from(x) * i64::from(y))
-            .sum();
-        let l2: i64 = a
-            .iter()
-            .zip(&b)
-            .map(|(&x, &y)| (i64::from(x) - i64::from(y)).pow(2))
-            .sum();
-        let l1: i64 = a
-            .iter()
-            .zip(&b)
-            .map(|(&x, &y)| (i64::from(x) - i64::from(y)).abs())
-            .sum();
-        for k in &levels {
-            assert_eq!((k.dot)(&a, &b), dot, "dot, dim {dim}, {}", k.level);
-            assert_eq!((k.l2sq)(&a, &b), l2, "l2sq, dim {dim}, {}", k.level);
-            assert_eq!((k.l1)(&a, &b), l1, "l1, dim {dim}, {}", k.level);
-        }
-    }
-    // The extremes at the largest dimension: no lane overflows.
-    let (a, b) = (vec![-127i8; 65_536], vec![127i8; 65_536]);
-    for k in &levels {
-        assert_eq!((k.l2sq)(&a, &b), 254 * 254 * 65_536);
-        assert_eq!((k.dot)(&a, &b), -127 * 127 * 65_536);
-    }
+    let failures = check_int8_kernels(&int8_kernel_levels());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn binary_kernels_are_exact_at_every_level() {
-    let mut rng = Rng::new(5);
-    let levels = binary_kernel_levels();
-    for words in (0..=70).chain([257]) {
-        let planes: Vec<u64> = (0..4 * words).map(|_| rng.next_u64()).collect();
-        let code: Vec<u64> = (0..words).map(|_| rng.next_u64()).collect();
-        // Bit by bit, independent of count_ones: each component's 4-bit level where the
-        // code's bit is set.
-        let (mut weighted, mut bits) = (0u32, 0u32);
-        for (i, &w) in code.iter().enumerate() {
-            for bit in 0..64 {
-                if (w >> bit) & 1 == 1 {
-                    bits += 1;
-                    for j in 0..4 {
-                        weighted += (((planes[4 * i + j] >> bit) & 1) as u32) << j;
-                    }
-                }
-            }
-        }
-        for k in &levels {
-            let got = (k.planes)(&planes, &code);
-            assert_eq!(got, (weighted, bits), "words {words}, {}", k.level);
-        }
-    }
-    // The largest dimension, every bit set: no overflow.
-    let (planes, code) = (vec![u64::MAX; 4 * 1024], vec![u64::MAX; 1024]);
-    for k in &levels {
-        assert_eq!(
-            (k.planes)(&planes, &code),
-            (15 * 65_536, 65_536),
-            "{}",
-            k.level
-        );
-        assert_eq!((k.planes)(&planes, &vec![0; 1024]), (0, 0), "{}", k.level);
-    }
+    let failures = check_binary_kernels(&binary_kernel_levels());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Recall@10 of default searches against exact ones, and every returned score checked against

@@ -9,13 +9,15 @@
 //! binary turns its result into an exit code.
 
 use serde_json::json;
+use stratavec_core::distance::binary::{binary_kernel_levels, binary_kernels};
+use stratavec_core::distance::int8::{int8_kernel_levels, int8_kernels};
 use stratavec_core::distance::{Kernels, SimdLevel};
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, SearchRequest,
-    Snapshot,
+    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, Quantization,
+    SearchRequest, Snapshot,
 };
 use stratavec_testkit::golden::{golden_collection, GOLDEN};
-use stratavec_testkit::kernel_check::check_kernels;
+use stratavec_testkit::kernel_check::{check_binary_kernels, check_int8_kernels, check_kernels};
 use stratavec_testkit::Rng;
 
 #[cfg(target_arch = "wasm32")]
@@ -73,13 +75,47 @@ pub extern "C" fn run() -> u32 {
             passed += 1;
         }
     }
-    match hnsw_recall() {
-        Err(e) => fail(e),
-        Ok(r) => {
-            say(&format!(
-                "HNSW recall@10 at ef=64 against exact search: {r:.3}"
-            ));
-            passed += 1;
+    let int8 = int8_kernel_levels();
+    let binary = binary_kernel_levels();
+    let levels = |names: Vec<&str>| names.join(", ");
+    let v = check_int8_kernels(&int8);
+    say(&format!(
+        "int8 kernels ({}): {} violations",
+        levels(int8.iter().map(|k| k.level).collect()),
+        v.len()
+    ));
+    let v2 = check_binary_kernels(&binary);
+    say(&format!(
+        "binary kernels ({}): {} violations",
+        levels(binary.iter().map(|k| k.level).collect()),
+        v2.len()
+    ));
+    for line in v.into_iter().take(10).chain(v2.into_iter().take(10)) {
+        fail(line);
+    }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
+        && (int8_kernels().level != "simd128" || binary_kernels().level != "simd128")
+    {
+        fail(format!(
+            "built with simd128 but the code kernels chosen are {} and {}",
+            int8_kernels().level,
+            binary_kernels().level
+        ));
+    }
+    for (quantization, floor) in [
+        (None, 0.9),
+        (Some(Quantization::int8()), 0.9),
+        (Some(Quantization::binary()), 0.85),
+    ] {
+        let name = quantization.as_ref().map_or("f32", |q| q.name());
+        match hnsw_recall(quantization, floor) {
+            Err(e) => fail(format!("{name}: {e}")),
+            Ok(r) => {
+                say(&format!(
+                    "HNSW ({name}) recall@10 at ef=64 against exact search: {r:.3}"
+                ));
+                passed += 1;
+            }
         }
     }
     if let Err(e) = golden_files_are_portable() {
@@ -160,8 +196,9 @@ fn search_matches_brute_force(metric: Metric) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds an HNSW graph over seeded data and checks its recall against exact search.
-fn hnsw_recall() -> Result<f64, String> {
+/// Builds an HNSW graph over seeded data, with the codes of `quantization` when given (walks
+/// and scans over codes, then rescoring), and checks its recall against exact search.
+fn hnsw_recall(quantization: Option<Quantization>, floor: f64) -> Result<f64, String> {
     let (n, dim) = (3000usize, 32usize);
     let mut rng = Rng::new(11);
     let data = rng.vectors(n, dim);
@@ -170,6 +207,8 @@ fn hnsw_recall() -> Result<f64, String> {
     let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
     col.upsert(&ids, &data, None).map_err(|e| e.to_string())?;
     col.build_index(HnswParams::default())
+        .map_err(|e| e.to_string())?;
+    col.set_quantization(quantization)
         .map_err(|e| e.to_string())?;
     let (mut found, mut total) = (0usize, 0usize);
     for q in rng.vectors(20, dim).chunks_exact(dim) {
@@ -196,8 +235,8 @@ fn hnsw_recall() -> Result<f64, String> {
             .count();
     }
     let r = found as f64 / total.max(1) as f64;
-    if r < 0.9 {
-        return Err(format!("HNSW recall@10 at ef=64 is {r:.3}, below 0.9"));
+    if r < floor {
+        return Err(format!("HNSW recall@10 at ef=64 is {r:.3}, below {floor}"));
     }
     Ok(r)
 }
