@@ -56,7 +56,57 @@ def load():
 
 
 def recall(labels, gt):
-    return sum(len(set(l.tolist()) & set(g.tolist())) for l, g in zip(labels, gt)) / gt.size
+    """Recall@10 against ground-truth rows padded with -1 where fewer points match."""
+    found = sum(len(set(l.tolist()) & set(g.tolist()) - {-1}) for l, g in zip(labels, gt))
+    return found / max(1, int((gt >= 0).sum()))
+
+
+def matches(payload, condition):
+    """Whether `payload` passes a filter of filters.json, in the Qdrant language: must / should /
+    must_not of key conditions with `match` (value, any) or `range`. Anything else is refused, so a
+    new filter in the data set stops the bench rather than being evaluated wrongly."""
+    if condition is None:
+        return True
+    unknown = set(condition) - {"must", "should", "must_not", "key", "match", "range"}
+    if unknown:
+        raise SystemExit(f"bench filter evaluator: unsupported {sorted(unknown)}")
+    if "key" in condition:
+        value = payload.get(condition["key"])
+        if "match" in condition:
+            m = condition["match"]
+            if "value" in m:
+                return value == m["value"]
+            if "any" in m:
+                return value in m["any"]
+            raise SystemExit(f"bench filter evaluator: unsupported match {m}")
+        if "range" in condition:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return False
+            ops = {"gt": value.__gt__, "gte": value.__ge__, "lt": value.__lt__, "lte": value.__le__}
+            return all(ops[op](bound) for op, bound in condition["range"].items())
+        raise SystemExit(f"bench filter evaluator: a key condition without match or range: {condition}")
+    return (all(matches(payload, c) for c in condition.get("must", []))
+            and (not condition.get("should") or any(matches(payload, c) for c in condition["should"]))
+            and not any(matches(payload, c) for c in condition.get("must_not", [])))
+
+
+def filters():
+    """[(name, selectivity, allowed-row mask)] for every filter of filters.json but `none`; each
+    mask's size is checked against the count the data set states."""
+    spec_file = DATA / "filters.json"
+    if EUCLID or not spec_file.exists():
+        return []
+    specs = json.loads(spec_file.read_text())
+    payloads = [json.loads(line) for line in open(DATA / "payload.jsonl")]
+    out = []
+    for name, spec in specs.items():
+        if spec["filter"] is None:
+            continue
+        mask = np.fromiter((matches(p, spec["filter"]) for p in payloads), dtype=bool, count=len(payloads))
+        if int(mask.sum()) != spec["matches"]:
+            raise SystemExit(f"filter {name}: {int(mask.sum())} rows match, filters.json says {spec['matches']}")
+        out.append((name, spec["selectivity"], mask))
+    return out
 
 
 def emit(**record):
@@ -79,6 +129,12 @@ def peer(name, m, ef_c, threads):
             index.set_ef(ef)
             return index.knn_query(queries, k=10, num_threads=1)[0]
 
+        def filtered(ef, mask, qs):
+            # hnswlib's filter is a Python callable, called for each candidate the walk meets.
+            index.set_ef(ef)
+            allowed = mask.tolist()
+            return index.knn_query(qs, k=10, num_threads=1, filter=allowed.__getitem__)[0]
+
         def reopen():
             index.save_index(str(tmp))
             t = time.perf_counter()
@@ -98,6 +154,8 @@ def peer(name, m, ef_c, threads):
         def search(ef):
             index.expansion_search = ef
             return index.search(queries, 10, threads=1).keys
+
+        filtered = None  # usearch's Python API has no filtered search (its C++ predicate is not exposed)
 
         def reopen():
             index.save(str(tmp))
@@ -124,6 +182,17 @@ def peer(name, m, ef_c, threads):
                 index.hnsw.efSearch = ef
             return index.search(queries, 10)[1]
 
+        def filtered(ef, mask, qs):
+            # An IDSelectorBitmap over the allowed rows, checked inside FAISS's own loops.
+            faiss.omp_set_num_threads(1)
+            bits = np.packbits(mask, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+            if name == "faiss-hnsw":
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+            else:
+                params = faiss.SearchParameters(sel=sel)
+            return index.search(qs, 10, params=params)[1]
+
         def reopen():
             faiss.write_index(index, str(tmp))
             t = time.perf_counter()
@@ -146,6 +215,19 @@ def peer(name, m, ef_c, threads):
             labels = search(ef)
             secs = min(secs, time.perf_counter() - t)
         emit(engine=name, event="search", ef=ef, qps=len(queries) / secs, recall=recall(labels, gt))
+    if filtered is not None:
+        gts = np.load(DATA / "gt_top100.npz")
+        for fname, selectivity, mask in filters():
+            # hnswlib calls back into Python per candidate: one pass over a quarter of the queries.
+            qs, repeats = (queries[: len(queries) // 4], 1) if name == "hnswlib" else (queries, REPEATS)
+            ef = 64 if name != "faiss-flat" else 0
+            secs = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                labels = filtered(ef, mask, qs)
+                secs = min(secs, time.perf_counter() - t)
+            emit(engine=name, event="filtered", filter=fname, selectivity=selectivity, ef=ef,
+                 qps=len(qs) / secs, recall=recall(labels, gts[fname][: len(qs), :10]))
     # RSS is read inside reopen(), while the reopened index is alive.
     before = kib("VmRSS:")
     opened, after = reopen()
@@ -256,6 +338,24 @@ def main():
         for r in filtered:
             print(f"| {r['filter']} | {r['selectivity']} | {r['recall']:.4f} | {r['qps']:.0f} | "
                   f"{r['qps'] / unfiltered:.2f} |")
+        print()
+    peers_filtered = [p for p in PEERS if get(p, "filtered")]
+    if get("stratavec", "filtered") and peers_filtered:
+        names = ["stratavec", "stratavec-int8"] + peers_filtered
+        print("Filtered search beside the peers, ef=64 (faiss-flat: exact), QPS / recall@10; the ratio "
+              "columns are stratavec f32 QPS / engine QPS. hnswlib filters through a Python callable "
+              "(its only filtered API from Python), timed once over a quarter of the queries; FAISS "
+              "through an IDSelectorBitmap; usearch's Python API has no filtered search.\n")
+        print("| filter | selectivity | " + " | ".join(names) + " | "
+              + " | ".join(f"/ {p}" for p in peers_filtered) + " |")
+        print("|---|---:|" + "---:|" * (len(names) + len(peers_filtered)))
+        cell = {(r["engine"], r["filter"]): r for r in records if r["event"] == "filtered"}
+        for r in get("stratavec", "filtered"):
+            f = r["filter"]
+            row = [f"{cell[(e, f)]['qps']:.0f} / {cell[(e, f)]['recall']:.3f}" if (e, f) in cell else "-"
+                   for e in names]
+            ratios = [f"{r['qps'] / cell[(p, f)]['qps']:.2f}x" if (p, f) in cell else "-" for p in peers_filtered]
+            print(f"| {f} | {r['selectivity']} | " + " | ".join(row) + " | " + " | ".join(ratios) + " |")
         print()
     if plot:
         import matplotlib

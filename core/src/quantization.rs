@@ -230,6 +230,7 @@ impl Int8Codes {
             scale,
             codes: Vec::with_capacity(n * dim),
         };
+        crate::huge_pages::advise(&c.codes);
         for r in 0..n {
             c.push(&row(r)?);
         }
@@ -244,6 +245,7 @@ impl Int8Codes {
     /// Appends the codes of a prepared vector.
     fn push(&mut self, v: &[f32]) {
         let scale = self.scale;
+        crate::huge_pages::reserve(&mut self.codes, v.len());
         self.codes.extend(v.iter().map(|&x| code(scale, x)));
     }
 
@@ -393,6 +395,7 @@ impl BinaryCodes {
             centre,
             codes: Vec::with_capacity(n * (words + FACTOR_WORDS)),
         };
+        crate::huge_pages::advise(&c.codes);
         for r in 0..n {
             c.push(&row(r)?);
         }
@@ -459,6 +462,7 @@ impl BinaryCodes {
 
     fn push(&mut self, v: &[f32]) {
         let mut codes = std::mem::take(&mut self.codes);
+        crate::huge_pages::reserve(&mut codes, self.words + FACTOR_WORDS);
         self.encode_into(v, &mut codes);
         self.codes = codes;
     }

@@ -143,13 +143,14 @@ impl VectorStore {
     pub(crate) fn reserve(&mut self, n: usize) {
         let extra = n.saturating_mul(self.dim);
         match &mut self.rows {
-            Rows::F32(r) => r.reserve(extra),
-            Rows::F16(r) => r.reserve(extra),
+            Rows::F32(r) => crate::huge_pages::reserve(r, extra),
+            Rows::F16(r) => crate::huge_pages::reserve(r, extra),
         }
     }
 
     /// Appends a validated vector already [`prepared`] for the metric.
     pub(crate) fn push(&mut self, v: &[f32]) {
+        self.reserve(1);
         match &mut self.rows {
             Rows::F32(r) => r.extend_from_slice(v),
             Rows::F16(r) => r.extend(v.iter().map(|&x| f16::from_f32(x))),
@@ -160,6 +161,7 @@ impl VectorStore {
     /// so it is not normalised again.
     pub(crate) fn push_stored(&mut self, from: RowsRef<'_>, i: usize) {
         let range = i * self.dim..(i + 1) * self.dim;
+        self.reserve(1);
         match (&mut self.rows, from) {
             (Rows::F32(r), RowsRef::F32(src)) => r.extend_from_slice(&src[range]),
             (Rows::F16(r), RowsRef::F16(src)) => r.extend_from_slice(&src[range]),

@@ -41,7 +41,7 @@ impl FileBytes {
                 "file too large for this platform",
             )
         })?;
-        let mut words = vec![0u64; len.div_ceil(8)];
+        let mut words = crate::huge_pages::filled(len.div_ceil(8), 0u64);
         file.read_exact(&mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len])
             .map_err(|e| Error::io(context(), e))?;
         Ok(FileBytes(Inner::Heap { words, len }))

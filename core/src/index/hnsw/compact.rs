@@ -57,7 +57,7 @@ impl GraphRef<'_> {
             params: self.params,
             entry: None,
             top_level: 0,
-            layer0: vec![0; new_len * (self.params.m0() + 1)],
+            layer0: crate::huge_pages::filled(new_len * (self.params.m0() + 1), 0),
             upper_start: Vec::with_capacity(new_len + 1),
             upper: Vec::new(),
         };

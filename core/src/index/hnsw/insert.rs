@@ -81,7 +81,7 @@ impl HnswGraph {
     /// Makes room for `rows` (all after the current last row) with empty lists.
     pub(crate) fn append_empty(&mut self, rows: std::ops::Range<u32>) {
         let (s0, su) = (self.stride0(), self.stride_upper());
-        self.layer0.resize(rows.end as usize * s0, 0);
+        crate::huge_pages::resize(&mut self.layer0, rows.end as usize * s0, 0);
         for r in rows {
             let level = self.params.level_of(r);
             let start = *self.upper_start.last().unwrap_or(&0);

@@ -236,7 +236,7 @@ impl Visited {
     /// Clears the marks and makes room for `n` rows.
     fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
-            self.marks.resize(n, self.generation);
+            crate::huge_pages::resize(&mut self.marks, n, self.generation);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
