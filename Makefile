@@ -22,12 +22,22 @@ setup: ## Install every toolchain the targets need (apt, rustup components)
 	scripts/setup.sh node
 
 .PHONY: demo
-demo: ## Run the main job end to end: ingest wordnet-minilm (or synthetic data), filtered search, recall, latency
+demo: python ## The main job from Python: ingest wordnet-minilm (or synthetic data), index, filtered search, recall, latency, snapshot and reopen
+	.venv/bin/python python/examples/demo.py
+
+.PHONY: demo-rust
+demo-rust: ## The same job through the Rust core directly
 	scripts/setup.sh rust
 	cargo run --release -p stratavec-core --example demo
 
+.PHONY: python
+python: ## Build the Python package into the local venv (.venv) with maturin, as `pip install .` does
+	scripts/setup.sh rust
+	scripts/setup.sh python
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/pip install -q --no-build-isolation .
+
 .PHONY: test
-test: lint test-rust test-scalar test-wasm test-aarch64 ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu)
+test: lint test-rust test-scalar test-wasm test-aarch64 test-python ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu, Python)
 
 .PHONY: lint
 lint: ## rustfmt --check, clippy -D warnings (workspace, and the core without features as wasm builds it), rustdoc links
@@ -40,7 +50,13 @@ lint: ## rustfmt --check, clippy -D warnings (workspace, and the core without fe
 .PHONY: test-rust
 test-rust: ## Native tests with the best SIMD level this CPU has (release, for the dataset tests)
 	scripts/setup.sh rust
-	cargo test --workspace --release
+	cargo test --workspace --exclude stratavec-python --release
+
+.PHONY: test-python
+test-python: python ## The Python package: stubs checked against the binary (stubtest), pytest, the quickstart notebook
+	.venv/bin/python -m mypy.stubtest stratavec._core
+	.venv/bin/python -m mypy --strict python/stratavec
+	.venv/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 .PHONY: test-scalar
 test-scalar: ## The core's integration tests again with the scalar kernels forced (minus the slow HNSW build on wordnet)
@@ -86,6 +102,9 @@ bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs 
 	scripts/setup.sh pybench
 	cargo build --release -p stratavec-core --example hnsw_bench
 	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_wordnet.png | tee bench/out/hnsw_wordnet.md
+	$(MAKE) python
+	cargo build --release -p stratavec-core --example batch_bench
+	.venv/bin/python bench/python_binding.py target/release/examples/batch_bench | tee bench/out/python_binding.md
 	.venv/bin/python bench/synthetic.py bench/out/synthetic-1m
 	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_synthetic.png \
 		--data bench/out/synthetic-1m | tee bench/out/hnsw_synthetic.md

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Makefile targets need on a fresh Debian machine. Idempotent: each step checks
-# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|pybench|node
+# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|pybench|node|python
 set -euo pipefail
 
 need_apt_update=1
@@ -49,8 +49,17 @@ case "${1:-}" in
   node)
     command -v node >/dev/null || apt_install nodejs
     ;;
+  python)
+    # A local venv (.venv, shared with the benchmarks) with what building and testing the
+    # Python package needs: maturin builds the extension, pytest / mypy (stubtest) / nbclient
+    # test it, tqdm draws its progress bars.
+    apt_install python3-venv python3-pip
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -c "import maturin, pytest, mypy, nbclient, ipykernel, tqdm, numpy" 2>/dev/null ||
+      .venv/bin/pip install -q "maturin>=1.7,<2" pytest mypy nbclient nbformat ipykernel tqdm numpy
+    ;;
   *)
-    echo "usage: $0 rust|wasm|aarch64|pybench|node" >&2
+    echo "usage: $0 rust|wasm|aarch64|pybench|node|python" >&2
     exit 2
     ;;
 esac

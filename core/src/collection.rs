@@ -114,6 +114,40 @@ impl Collection {
         Ok(())
     }
 
+    /// [`Collection::upsert`] for long batches: checked as a whole once, then applied `chunk`
+    /// points at a time (each chunk linked into the graph as one batch), calling
+    /// `progress(points written so far)` after each. When `progress` returns `false` the rest
+    /// is not written (the chunks before it stay written): hosts use it for progress bars and
+    /// to stop on an interrupt. Returns how many points were written.
+    pub fn upsert_chunked(
+        &mut self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<Vec<Payload>>,
+        chunk: usize,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<usize> {
+        self.check_upsert(ids, vectors, payloads.as_deref())?;
+        // Room for the whole batch at once: growing chunk by chunk would copy the store.
+        let (dim, chunk) = (self.config.dim, chunk.max(1));
+        self.vectors.reserve(ids.len());
+        self.ids.reserve(ids.len());
+        self.payloads.reserve(ids.len());
+        let mut payloads = payloads.map(Vec::into_iter);
+        let mut done = 0;
+        for (chunk_ids, chunk_rows) in ids.chunks(chunk).zip(vectors.chunks(chunk * dim)) {
+            let chunk_payloads = payloads
+                .as_mut()
+                .map(|p| p.by_ref().take(chunk_ids.len()).collect());
+            self.apply_upsert(chunk_ids, chunk_rows, chunk_payloads);
+            done += chunk_ids.len();
+            if !progress(done) {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Checks an upsert without applying it: exactly the checks [`Collection::upsert`] makes.
     pub fn check_upsert(
         &self,

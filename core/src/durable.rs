@@ -645,6 +645,17 @@ impl DurableCollection {
         Ok(())
     }
 
+    /// Checks an upsert without applying it: exactly the checks [`DurableCollection::upsert`]
+    /// makes (see [`Collection::check_upsert`]).
+    pub fn check_upsert(
+        &self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<&[Payload]>,
+    ) -> Result<()> {
+        self.read_state().mem.check_upsert(ids, vectors, payloads)
+    }
+
     /// Inserts or replaces points (see [`Collection::upsert`]); durable when it returns.
     pub fn upsert(
         &self,

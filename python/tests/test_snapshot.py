@@ -1,0 +1,53 @@
+"""Snapshots: written, reopened read-only in every tier, same answers; bad files refused."""
+import numpy as np
+import pytest
+
+import stratavec as sv
+from conftest import seeded
+
+
+def test_round_trip_in_every_tier(tmp_path, db):
+    base, queries = seeded(1500, 24), seeded(8, 24, seed=2)
+    col = db.create_collection("s", dim=24, metric="cosine")
+    col.upsert(np.arange(1500), base, [{"i": int(i)} for i in range(1500)])
+    path = tmp_path / "s.svdb"
+    col.snapshot(path)
+    want_ids, want_scores = col.search(queries, k=10)
+    for storage in ["mmap", "memory"]:
+        snap = sv.open_snapshot(path, storage=storage)
+        assert snap.read_only and snap.count() == 1500 and snap.has_index
+        ids, scores = snap.search(queries, k=10)
+        assert ids.tolist() == want_ids.tolist()
+        np.testing.assert_array_equal(scores, want_scores)
+        assert snap.get([7])[0].payload == {"i": 7}
+        with pytest.raises(sv.ReadOnlyError):
+            snap.upsert([1], base[:1])
+        with pytest.raises(sv.ReadOnlyError):
+            snap.delete([1])
+    disk = sv.open_snapshot(path, storage="disk", quantization="int8")
+    ids, _ = disk.search(queries, k=10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), want_ids.tolist())]) >= 0.9
+    # A snapshot of a snapshot holds the same points.
+    disk.snapshot(tmp_path / "again.svdb")
+    assert sv.open_snapshot(tmp_path / "again.svdb").count() == 1500
+
+
+def test_bad_files_are_refused(tmp_path):
+    missing = tmp_path / "missing.svdb"
+    with pytest.raises(OSError, match="missing.svdb"):
+        sv.open_snapshot(missing)
+    junk = tmp_path / "junk.svdb"
+    junk.write_bytes(b"not a snapshot at all" * 10)
+    with pytest.raises(sv.CorruptFileError):
+        sv.open_snapshot(junk)
+    col = sv.connect().create_collection("t", dim=4)
+    col.upsert([1, 2], [[1, 0, 0, 0], [0, 1, 0, 0]])
+    good = tmp_path / "good.svdb"
+    col.snapshot(good)
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.svdb"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(sv.CorruptFileError):
+        sv.open_snapshot(truncated, storage="memory")
+    with pytest.raises(ValueError, match="storage|tier"):
+        sv.open_snapshot(good, storage="tape")
