@@ -57,7 +57,7 @@ def load():
 
 def recall(labels, gt):
     """Recall@10 against ground-truth rows padded with -1 where fewer points match."""
-    found = sum(len(set(l.tolist()) & set(g.tolist()) - {-1}) for l, g in zip(labels, gt))
+    found = sum(len(set(row.tolist()) & set(g.tolist()) - {-1}) for row, g in zip(labels, gt))
     return found / max(1, int((gt >= 0).sum()))
 
 
@@ -273,12 +273,13 @@ def main():
     for name, cmd in runs:
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-        records += [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        records += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         print(f"measured {name}", file=sys.stderr)
     ours = ["stratavec", "stratavec-int8", "stratavec-binary"]
     served = ["stratavec-mmap", "stratavec-int8-disk", "stratavec-binary-disk"]
     engines = ours + PEERS
-    get = lambda e, ev: [r for r in records if r["engine"] == e and r["event"] == ev]
+    def get(e, ev):
+        return [r for r in records if r["engine"] == e and r["event"] == ev]
     build = {e: get(e, "build")[0] for e in engines}
     opened = {e: get(e, "open")[0]["seconds"] for e in engines}
     at = {e: at_recall(get(e, "search"), TARGET) for e in engines}

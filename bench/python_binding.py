@@ -70,12 +70,12 @@ def main():
             # both; the fastest pass of each counts.
             py_batch = py_single = rust = 0.0
             for _ in range(3):
-                py_batch = max(py_batch, len(queries) / best_of(lambda: snap.search(queries, k=10, ef=ef)))
+                py_batch = max(py_batch, len(queries) / best_of(lambda ef=ef: snap.search(queries, k=10, ef=ef)))
                 out = subprocess.run([exe, str(path), str(qfile), str(dim), "10", str(ef)],
                                      check=True, capture_output=True, text=True).stdout
                 rust = max(rust, json.loads(out)["qps"])
             py_single = len(queries) / best_of(
-                lambda: [snap.search(q, k=10, ef=ef, with_payload=False) for q in queries])
+                lambda ef=ef: [snap.search(q, k=10, ef=ef, with_payload=False) for q in queries])
             print(f"| {ef} | {py_batch:.0f} | {rust:.0f} | {py_batch / rust:.2f} | {py_single:.0f} |")
     print("\nBoth sides search the same memory-mapped snapshot on one thread, fastest of their passes, "
           "taking turns.")

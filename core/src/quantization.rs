@@ -48,7 +48,10 @@ use crate::vectors::{retain_rows, swap_remove_row};
 pub enum Quantization {
     /// One byte per component.
     Int8(Int8Params),
-    /// One bit per component.
+    /// One bit per component. For high-dimensional embeddings (hundreds of components, as
+    /// sentence models produce): one bit per component around the global mean cannot tell
+    /// apart neighbours inside a tight cluster of low-dimensional data (measured: recall@10
+    /// 0.99 on 384-d sentence embeddings, 0.49 on a clustered 128-d set); use int8 there.
     Binary(BinaryParams),
 }
 

@@ -1,10 +1,9 @@
 """Type stubs of the compiled module (checked against it by mypy.stubtest in `make test`)."""
 from os import PathLike
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
-
 from typing_extensions import final
 
 from .filters import Condition

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import stratavec as sv
+
 from conftest import exact_cosine, seeded
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import stratavec as sv
+
 from conftest import seeded
 
 

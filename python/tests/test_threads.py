@@ -4,6 +4,7 @@ import threading
 import numpy as np
 
 import stratavec as sv
+
 from conftest import seeded
 
 
