@@ -224,9 +224,10 @@ impl Collection {
         self.ids.reserve(new_rows);
         self.payloads.reserve(new_rows);
         let mut payloads = payloads.map(Vec::into_iter);
+        let mut buf = Vec::with_capacity(dim);
         for (id, raw) in ids.iter().zip(vectors.chunks_exact(dim)) {
             // Normalised once (under cosine) for the store and the codes alike.
-            let v = &*vectors::prepared(self.config.metric, raw);
+            let v = vectors::prepared_into(self.config.metric, raw, &mut buf);
             let payload = payloads
                 .as_mut()
                 .and_then(Iterator::next)

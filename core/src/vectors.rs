@@ -137,6 +137,21 @@ pub(crate) fn prepared(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]>
     }
 }
 
+/// [`prepared`] into a reused buffer: `raw` itself unless the metric normalises.
+pub(crate) fn prepared_into<'a>(
+    metric: Metric,
+    raw: &'a [f32],
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    if metric != Metric::Cosine {
+        return raw;
+    }
+    let inv = 1.0 / norm(raw);
+    buf.clear();
+    buf.extend(raw.iter().map(|&x| (f64::from(x) * inv) as f32));
+    buf
+}
+
 impl VectorStore {
     pub(crate) fn new(config: &CollectionConfig) -> VectorStore {
         let rows = match config.vector_type {
