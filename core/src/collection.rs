@@ -282,6 +282,7 @@ impl Collection {
             self.config.dim,
             self.config.metric,
             self.ids.len(),
+            &mut |_| true,
         );
         debug_assert!(linked.is_ok());
     }
@@ -548,6 +549,39 @@ impl Collection {
             params,
         )?);
         Ok(())
+    }
+
+    /// [`Collection::build_index`] for long builds: `progress(points linked so far)` is called
+    /// as the build goes; when it returns `false` the build stops, the partial graph is thrown
+    /// away and the collection keeps the index it had (returns `Ok(false)`). The old graph
+    /// serves searches until the new one replaces it.
+    pub fn build_index_with_progress(
+        &mut self,
+        params: HnswParams,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<bool> {
+        params.validate()?;
+        self.optimize();
+        let built = HnswGraph::build_with_progress(
+            self.vectors.rows(),
+            self.config.dim,
+            self.config.metric,
+            params,
+            progress,
+        )?;
+        match built {
+            Some(g) => {
+                self.hnsw = Some(g);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Drops the HNSW graph: searches scan every point (exact) until an index is built again.
+    pub fn drop_index(&mut self) {
+        self.optimize();
+        self.hnsw = None;
     }
 
     /// Whether an HNSW graph is built and current.

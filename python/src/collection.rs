@@ -695,6 +695,62 @@ impl Collection {
         }
     }
 
+    /// Replaces the index: `HNSW(...)` builds a graph over every point (with a progress bar as
+    /// `progress` says, and Ctrl-C stopping it: the collection then keeps the index it had),
+    /// `Flat()` drops the graph so searches scan every point. In a database folder the build
+    /// is written as a checkpoint (no progress bar there yet) and `Flat()` is not supported.
+    #[pyo3(signature = (index, *, progress = None))]
+    fn set_index(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        progress: Option<bool>,
+    ) -> PyResult<()> {
+        if index.is_none() {
+            return Err(error(
+                Kind::InvalidArgument,
+                "index must be stratavec.HNSW(...) or stratavec.Flat(), got None",
+            ));
+        }
+        let params = options::index(Some(index))?;
+        let n = self.__len__(py)?;
+        let bar = Progress::new(py, progress, n, &format!("index {}", self.store.name));
+        let mut interrupt: Option<PyErr> = None;
+        let mut shown = 0;
+        let mut between_batches = |done: usize| -> bool {
+            Python::attach(|py| {
+                let step = bar
+                    .advance(py, done.saturating_sub(shown))
+                    .and_then(|()| py.check_signals());
+                shown = done;
+                step.map_err(|e| interrupt = Some(e)).is_ok()
+            })
+        };
+        let done = py.detach(|| {
+            self.store.write_with(|w| match (w, params) {
+                (Writer::Memory(c), Some(p)) => c
+                    .build_index_with_progress(p, &mut between_batches)
+                    .map(|_| ()),
+                (Writer::Memory(c), None) => {
+                    c.drop_index();
+                    Ok(())
+                }
+                (Writer::Durable(d), Some(p)) => d.build_index(p),
+                (Writer::Durable(_), None) => Err(Error::InvalidArgument(
+                    "a collection in a database folder cannot drop its graph yet; \
+                     create a new collection with index=stratavec.Flat()"
+                        .into(),
+                )),
+            })
+        });
+        bar.close(py)?;
+        done?;
+        match interrupt {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Finishes pending index work: links points written since the last checkpoint into the
     /// graph (durable collections checkpoint), and drops deleted points now.
     fn optimize(&self, py: Python<'_>) -> PyResult<()> {

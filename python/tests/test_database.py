@@ -83,3 +83,16 @@ def test_reprs(tmp_path):
         hits = col.search([1, 0, 0, 0], k=2)
         assert repr(hits).startswith("Hits(2 hits)") and "Hit(id=1" in repr(hits)
         assert "&lt;b&gt;" in hits._repr_html_()
+
+
+def test_index_set_later_in_a_folder(tmp_path):
+    with sv.connect(tmp_path / "db") as db:
+        col = db.create_collection("late", dim=4, metric="euclid", index=sv.Flat())
+        col.upsert(np.arange(300), seeded(300, 4))
+        assert not col.has_index
+        col.set_index(sv.HNSW(m=8))
+        assert col.has_index and col.count() == 300
+        with pytest.raises(ValueError, match="cannot drop its graph"):
+            col.set_index(sv.Flat())
+    with sv.connect(tmp_path / "db") as db:
+        assert db.get_collection("late").has_index

@@ -62,3 +62,20 @@ def test_interrupt_stops_between_chunks_and_keeps_what_was_written(fake_tqdm, tm
     assert fake_tqdm.made[0].closed
     assert {r.id for r in col.get(list(range(written)))} == set(range(written))
     db.close()
+
+
+def test_index_builds_show_progress_and_stop_on_interrupt(fake_tqdm):
+    col = sv.connect().create_collection("g", dim=8, metric="euclid", index=sv.Flat())
+    rows = np.random.default_rng(3).standard_normal((6_000, 8)).astype(np.float32)
+    col.upsert(np.arange(6_000), rows)
+    fake_tqdm.interrupt_after = 1
+    with pytest.raises(KeyboardInterrupt):
+        col.set_index(sv.HNSW(m=8, ef_construction=32), progress=True)
+    assert not col.has_index and fake_tqdm.made[0].closed  # the cancelled build left nothing
+    fake_tqdm.interrupt_after = None
+    col.set_index(sv.HNSW(m=8, ef_construction=32), progress=True)
+    assert col.has_index and fake_tqdm.made[1].n == 6_000
+    ids, _ = col.search(rows[:20], k=1)
+    assert (ids[:, 0] == np.arange(20)).all()
+    col.set_index(sv.Flat())
+    assert not col.has_index and col.count() == 6_000

@@ -496,3 +496,69 @@ fn mid_selectivity_filters_walk_the_graph_with_recall() {
         assert!(r >= 0.95, "{name}: recall@10 {r:.3}");
     }
 }
+
+#[test]
+fn builds_report_progress_and_can_be_cancelled() {
+    let (n, dim) = (3000usize, 16usize);
+    let mut rng = Rng::new(31);
+    let data = clustered(&mut rng, n, dim);
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
+    col.upsert(&ids, &data, None).unwrap();
+    let queries = rng.vectors(5, dim);
+    let answers = |c: &Collection| -> Vec<Vec<PointId>> {
+        queries
+            .chunks_exact(dim)
+            .map(|q| {
+                c.search(&SearchRequest::new(q, 10))
+                    .unwrap()
+                    .into_iter()
+                    .map(|h| h.id)
+                    .collect()
+            })
+            .collect()
+    };
+
+    // Cancelled after the first report: no index, and the collection is as before.
+    let mut calls = 0;
+    let done = col
+        .build_index_with_progress(HnswParams::default(), &mut |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+    assert!(!done && calls == 1 && !col.has_index());
+
+    // Completed: reports grow to every point, and the graph is the one build_index makes.
+    let mut seen = Vec::new();
+    let done = col
+        .build_index_with_progress(HnswParams::default(), &mut |k| {
+            seen.push(k);
+            true
+        })
+        .unwrap();
+    assert!(done && col.has_index());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&n));
+    let with_progress = answers(&col);
+    let mut plain = col.clone();
+    plain.build_index(HnswParams::default()).unwrap();
+    assert_eq!(answers(&plain), with_progress);
+
+    // A cancelled rebuild keeps the graph that was there.
+    let done = col
+        .build_index_with_progress(
+            HnswParams {
+                m: 8,
+                ..HnswParams::default()
+            },
+            &mut |_| false,
+        )
+        .unwrap();
+    assert!(!done && col.has_index());
+    assert_eq!(answers(&col), with_progress);
+
+    col.drop_index();
+    assert!(!col.has_index());
+    assert_eq!(col.len(), n);
+}

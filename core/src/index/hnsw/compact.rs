@@ -186,7 +186,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f32_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending);
+        g.link_rows(&space, &pending, &mut |_| true);
     } else {
         let f16_parts: Vec<&[half::f16]> = parts
             .iter()
@@ -207,7 +207,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f16_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending);
+        g.link_rows(&space, &pending, &mut |_| true);
     }
     g
 }

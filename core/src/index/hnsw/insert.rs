@@ -59,7 +59,8 @@ impl HnswGraph {
         dim: usize,
         metric: Metric,
         upto: usize,
-    ) -> Result<()> {
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<bool> {
         if upto >= u32::MAX as usize {
             return Err(Error::InvalidArgument(
                 "an HNSW graph holds fewer than 2^32 rows".into(),
@@ -67,15 +68,15 @@ impl HnswGraph {
         }
         let start = self.len();
         if upto <= start {
-            return Ok(());
+            return Ok(true);
         }
         self.append_empty(start as u32..upto as u32);
         let pending: Vec<u32> = (start as u32..upto as u32).collect();
-        with_space!(rows, dim, metric, |space| {
+        let complete = with_space!(rows, dim, metric, |space| {
             debug_assert!(space.len() >= upto, "rows missing for insertion");
-            self.link_rows(space, &pending);
+            self.link_rows(space, &pending, progress)
         });
-        Ok(())
+        Ok(complete)
     }
 
     /// Makes room for `rows` (all after the current last row) with empty lists.
@@ -91,8 +92,17 @@ impl HnswGraph {
     }
 
     /// Links `pending`: rows that have room in the arrays but no links yet, and that no other
-    /// row links to. Batches grow with the number of rows already linked.
-    pub(crate) fn link_rows<S: Space>(&mut self, space: &S, pending: &[u32]) {
+    /// row links to. Batches grow with the number of rows already linked. After each batch
+    /// `progress(rows of pending linked so far)` is called; when it returns `false` linking
+    /// stops there and `false` is returned: the graph is then only fit to be thrown away (some
+    /// rows have no links), which is what a cancelled build does.
+    pub(crate) fn link_rows<S: Space>(
+        &mut self,
+        space: &S,
+        pending: &[u32],
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
+        let before = self.len() - pending.len();
         let mut linked = self.len() - pending.len();
         // A seeded shuffle: neighbouring rows are often related (ingested from one document or
         // one synset), and rows of one batch cannot link to each other while planning.
@@ -114,7 +124,11 @@ impl HnswGraph {
             self.insert_batch_planned(space, &rest[..size]);
             linked += size;
             rest = &rest[size..];
+            if !progress(linked - before) {
+                return false;
+            }
         }
+        true
     }
 
     fn insert_batch_planned<S: Space>(&mut self, space: &S, batch: &[u32]) {

@@ -167,10 +167,23 @@ impl HnswGraph {
         metric: Metric,
         params: HnswParams,
     ) -> Result<HnswGraph> {
+        let built = HnswGraph::build_with_progress(rows, dim, metric, params, &mut |_| true)?;
+        built.ok_or_else(|| Error::InvalidArgument("the graph build was cancelled".into()))
+    }
+
+    /// [`HnswGraph::build`], calling `progress(rows linked so far)` after each batch; `None`
+    /// when `progress` returned `false` (the build stopped there and was thrown away).
+    pub(crate) fn build_with_progress(
+        rows: RowsRef<'_>,
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Option<HnswGraph>> {
         params.validate()?;
         let (mut g, _) = HnswGraph::with_pending(params, 0);
-        g.insert_rows(rows, dim, metric, rows.len(dim))?;
-        Ok(g)
+        let complete = g.insert_rows(rows, dim, metric, rows.len(dim), progress)?;
+        Ok(complete.then_some(g))
     }
 
     /// Number of rows the graph covers.
