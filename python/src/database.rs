@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::prelude::*;
 use stratavec_core::{
     Collection as MemoryCollection, CollectionConfig, Database as Folder, DurableOptions,
-    StorageOptions, StorageTier, VectorType,
+    StorageOptions, StorageTier, SyncPolicy, VectorType,
 };
 
 use crate::collection::{Collection, Inner, Store};
@@ -30,15 +30,55 @@ pub(crate) struct Database {
 }
 
 /// Opens the database in folder `path` (created if missing), or an in-memory database when
-/// `path` is None.
+/// `path` is None. `sync`: `"always"` (the default: every acknowledged write is on disk) or a
+/// number of seconds (the log is synced at most that often: a process kill loses nothing, a
+/// power failure may lose the last interval). `checkpoint_bytes`: the write-ahead log size
+/// that triggers a checkpoint.
 #[pyfunction]
-#[pyo3(signature = (path = None))]
-pub(crate) fn connect(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Database> {
+#[pyo3(signature = (path = None, *, sync = None, checkpoint_bytes = None))]
+pub(crate) fn connect(
+    py: Python<'_>,
+    path: Option<PathBuf>,
+    sync: Option<&Bound<'_, PyAny>>,
+    checkpoint_bytes: Option<u64>,
+) -> PyResult<Database> {
+    let mut options = DurableOptions::default();
+    if let Some(s) = sync.filter(|s| !s.is_none()) {
+        options.sync = if let Ok(name) = s.extract::<String>() {
+            if name != "always" {
+                return Err(error(
+                    Kind::InvalidArgument,
+                    format!("sync must be \"always\" or a number of seconds, got {name:?}"),
+                ));
+            }
+            SyncPolicy::Always
+        } else {
+            let secs: f64 = s.extract().map_err(|_| {
+                error(
+                    Kind::InvalidArgument,
+                    "sync must be \"always\" or a number of seconds",
+                )
+            })?;
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(error(
+                    Kind::InvalidArgument,
+                    format!("sync interval must be a positive number of seconds, got {secs}"),
+                ));
+            }
+            SyncPolicy::Periodic(std::time::Duration::from_secs_f64(secs))
+        };
+    }
+    if let Some(b) = checkpoint_bytes {
+        options.checkpoint_bytes = b;
+    }
+    if path.is_none() && (sync.is_some_and(|s| !s.is_none()) || checkpoint_bytes.is_some()) {
+        return Err(error(
+            Kind::InvalidArgument,
+            "sync and checkpoint_bytes apply to a database folder; an in-memory database writes no log",
+        ));
+    }
     let folder = match path {
-        Some(p) => Some(
-            py.detach(|| Folder::open(&p, DurableOptions::default()))
-                .or_raise()?,
-        ),
+        Some(p) => Some(py.detach(|| Folder::open(&p, options)).or_raise()?),
         None => None,
     };
     Ok(Database {

@@ -183,7 +183,12 @@ class Database:
     def __contains__(self, name: str, /) -> bool: ...
     def _repr_html_(self) -> str: ...
 
-def connect(path: Optional[_StrPath] = None) -> Database: ...
+def connect(
+    path: Optional[_StrPath] = None,
+    *,
+    sync: Union[str, float, None] = None,
+    checkpoint_bytes: Optional[int] = None,
+) -> Database: ...
 def open_snapshot(
     path: _StrPath,
     *,

@@ -96,3 +96,17 @@ def test_index_set_later_in_a_folder(tmp_path):
             col.set_index(sv.Flat())
     with sv.connect(tmp_path / "db") as db:
         assert db.get_collection("late").has_index
+
+
+def test_durability_options(tmp_path):
+    with sv.connect(tmp_path / "db", sync=0.05, checkpoint_bytes=4096) as db:
+        col = db.create_collection("d", dim=4, index=sv.Flat())
+        for i in range(20):
+            col.upsert([i], [[1, i, 0, 0]])
+    with sv.connect(tmp_path / "db", sync="always") as db:
+        assert db.get_collection("d").count() == 20
+    for bad in ["sometimes", -1.0, float("nan")]:
+        with pytest.raises(ValueError, match="sync"):
+            sv.connect(tmp_path / "db", sync=bad)
+    with pytest.raises(ValueError, match="folder"):
+        sv.connect(sync="always")
