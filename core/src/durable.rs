@@ -442,14 +442,19 @@ impl Layers {
                 _ => PayloadOut::Parsed(self.mem.payload_at(row)),
             });
         }
-        // The graph is carried over from the layer that has one with the same parameters (the
-        // checkpoint, or a restored collection) and the other rows are linked into it.
+        // The graph is carried over from a layer that has one with the same parameters (the
+        // checkpoint, the recent writes once they have their own, or a restored collection)
+        // and the other rows are linked into it: the layer whose graph covers the most rows,
+        // so the fewest are linked again (a bulk load into a new collection would otherwise
+        // link every row twice: into the recent writes' graph, then into the checkpoint's
+        // empty one).
         let graph = self.index.map(|params| {
             let carried = layers
                 .iter()
                 .enumerate()
                 .filter_map(|(l, layer)| layer.src.hnsw().map(|g| (l, g)))
-                .find(|(_, g)| g.params() == params);
+                .filter(|(_, g)| g.params() == params)
+                .max_by_key(|(l, g)| (g.len(), std::cmp::Reverse(*l)));
             let parts: Vec<_> = layers.iter().map(|l| l.src.rows()).collect();
             gathered_graph(params, carried, &parts, &origin, dim, config.metric)
         });
