@@ -204,6 +204,28 @@ struct Facts {
 }
 
 impl Collection {
+    /// A payload write (set or overwrite) through the method of either kind of collection.
+    fn write_payload(
+        &self,
+        py: Python<'_>,
+        ids: &Bound<'_, PyAny>,
+        payload: &Bound<'_, PyAny>,
+        memory: fn(&mut MemoryCollection, &[PointId], &Payload) -> usize,
+        durable: fn(&DurableCollection, &[PointId], Payload) -> Result<(), Error>,
+    ) -> PyResult<()> {
+        let ids = point_ids(ids)?;
+        let payload: Payload = convert::payload(payload)?;
+        Ok(py.detach(|| {
+            self.store.write(
+                |c| {
+                    memory(c, &ids, &payload);
+                    Ok(())
+                },
+                |d| durable(d, &ids, payload.clone()),
+            )
+        })?)
+    }
+
     fn facts(&self) -> Result<Facts, Failure> {
         self.store.read(|inner| {
             let config: CollectionConfig = match inner {
@@ -619,17 +641,13 @@ impl Collection {
         ids: &Bound<'_, PyAny>,
         payload: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let ids = point_ids(ids)?;
-        let payload: Payload = convert::payload(payload)?;
-        Ok(py.detach(|| {
-            self.store.write(
-                |c| {
-                    c.set_payload(&ids, &payload);
-                    Ok(())
-                },
-                |d| d.set_payload(&ids, payload.clone()),
-            )
-        })?)
+        self.write_payload(
+            py,
+            ids,
+            payload,
+            MemoryCollection::set_payload,
+            DurableCollection::set_payload,
+        )
     }
 
     /// Replaces the whole payload of the points with these ids.
@@ -639,17 +657,13 @@ impl Collection {
         ids: &Bound<'_, PyAny>,
         payload: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let ids = point_ids(ids)?;
-        let payload: Payload = convert::payload(payload)?;
-        Ok(py.detach(|| {
-            self.store.write(
-                |c| {
-                    c.overwrite_payload(&ids, &payload);
-                    Ok(())
-                },
-                |d| d.overwrite_payload(&ids, payload.clone()),
-            )
-        })?)
+        self.write_payload(
+            py,
+            ids,
+            payload,
+            MemoryCollection::overwrite_payload,
+            DurableCollection::overwrite_payload,
+        )
     }
 
     /// Removes these payload keys from the points with these ids.

@@ -96,6 +96,18 @@ fn short_repr(py: Python<'_>, v: &Py<PyAny>, limit: usize) -> PyResult<String> {
     })
 }
 
+/// `, payload=…, vector=<array>` for the parts present.
+fn optional_reprs(py: Python<'_>, payload: &Py<PyAny>, vector: &Py<PyAny>) -> PyResult<String> {
+    let mut s = String::new();
+    if !payload.is_none(py) {
+        s.push_str(&format!(", payload={}", short_repr(py, payload, 80)?));
+    }
+    if !vector.is_none(py) {
+        s.push_str(", vector=<array>");
+    }
+    Ok(s)
+}
+
 /// Escapes text for HTML.
 fn html(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -107,34 +119,23 @@ fn html(text: &str) -> String {
 #[pymethods]
 impl Hit {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let mut s = format!(
-            "Hit(id={}, score={:.6}",
+        Ok(format!(
+            "Hit(id={}, score={:.6}{})",
             self.id.bind(py).repr()?,
-            self.score
-        );
-        if !self.payload.is_none(py) {
-            s.push_str(&format!(", payload={}", short_repr(py, &self.payload, 80)?));
-        }
-        if !self.vector.is_none(py) {
-            s.push_str(", vector=<array>");
-        }
-        s.push(')');
-        Ok(s)
+            self.score,
+            optional_reprs(py, &self.payload, &self.vector)?
+        ))
     }
 }
 
 #[pymethods]
 impl Record {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let mut s = format!("Record(id={}", self.id.bind(py).repr()?);
-        if !self.payload.is_none(py) {
-            s.push_str(&format!(", payload={}", short_repr(py, &self.payload, 80)?));
-        }
-        if !self.vector.is_none(py) {
-            s.push_str(", vector=<array>");
-        }
-        s.push(')');
-        Ok(s)
+        Ok(format!(
+            "Record(id={}{})",
+            self.id.bind(py).repr()?,
+            optional_reprs(py, &self.payload, &self.vector)?
+        ))
     }
 }
 
