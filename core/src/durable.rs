@@ -425,7 +425,14 @@ impl Layers {
     }
 
     /// Writes the live points of both layers, in id order, as one file of `kind`.
-    fn write<W: Write>(&self, w: &mut W, kind: FileKind) -> Result<u64> {
+    /// `progress` hears how many rows the graph has linked so far; when it returns `false`
+    /// nothing is written and `Ok(None)` returned.
+    fn write<W: Write>(
+        &self,
+        w: &mut W,
+        kind: FileKind,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Option<u64>> {
         let layers = self.layers();
         let config = *self.mem.config();
         let dim = config.dim;
@@ -456,8 +463,21 @@ impl Layers {
                 .filter(|(_, g)| g.params() == params)
                 .max_by_key(|(l, g)| (g.len(), std::cmp::Reverse(*l)));
             let parts: Vec<_> = layers.iter().map(|l| l.src.rows()).collect();
-            gathered_graph(params, carried, &parts, &origin, dim, config.metric)
+            gathered_graph(
+                params,
+                carried,
+                &parts,
+                &origin,
+                dim,
+                config.metric,
+                progress,
+            )
         });
+        let graph = match graph {
+            Some(None) => return Ok(None),
+            Some(Some(g)) => Some(g),
+            None => None,
+        };
         write_segment(
             w,
             kind,
@@ -469,6 +489,7 @@ impl Layers {
                 graph: graph.as_ref(),
             },
         )
+        .map(Some)
     }
 }
 
@@ -558,7 +579,7 @@ impl DurableCollection {
             st.index = restored.hnsw().map(|g| g.params());
             st.mem = restored;
         }
-        d.checkpoint_now(true)?;
+        d.checkpoint_now(true, &mut |_| true)?;
         Ok(d)
     }
 
@@ -791,7 +812,8 @@ impl DurableCollection {
                 index: st.index,
             }
         };
-        view.write(w, FileKind::Snapshot)
+        view.write(w, FileKind::Snapshot, &mut |_| true)
+            .map(|written| written.unwrap_or_default())
     }
 
     /// Checks every checksum of the mapped checkpoint (reads all of it); the log's checksums
@@ -806,9 +828,25 @@ impl DurableCollection {
     /// Until then those points are searched exactly, beside the graph. Building again with
     /// other parameters builds a new graph.
     pub fn build_index(&self, params: HnswParams) -> Result<()> {
+        self.build_index_with_progress(params, &mut |_| true)
+            .map(|_| ())
+    }
+
+    /// [`DurableCollection::build_index`], calling `progress(points linked so far)` as the
+    /// graph is built; when it returns `false` the checkpoint is abandoned (nothing written)
+    /// and the collection keeps the index it had: `Ok(false)`.
+    pub fn build_index_with_progress(
+        &self,
+        params: HnswParams,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<bool> {
         params.validate()?;
-        self.write_state().index = Some(params);
-        self.checkpoint_now(true)
+        let before = self.write_state().index.replace(params);
+        let done = self.checkpoint_now(true, progress);
+        if !matches!(done, Ok(true)) {
+            self.write_state().index = before;
+        }
+        done
     }
 
     /// Indexes the payload values at `key` as `kind` (see
@@ -896,16 +934,26 @@ impl DurableCollection {
     /// manifest, then serves the new segment by memory map and removes the old files. Readers
     /// continue meanwhile; writers wait.
     pub fn checkpoint(&self) -> Result<()> {
-        self.checkpoint_now(false)
+        self.checkpoint_now(false, &mut |_| true).map(|_| ())
+    }
+
+    /// [`DurableCollection::checkpoint`], calling `progress(points linked so far)` while the
+    /// points written since the last checkpoint are linked into the graph; when it returns
+    /// `false` the checkpoint is abandoned (nothing changes): `Ok(false)`.
+    pub fn checkpoint_with_progress(
+        &self,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<bool> {
+        self.checkpoint_now(false, progress)
     }
 
     /// A checkpoint; unless `force`, skipped when nothing was logged since the last one.
-    fn checkpoint_now(&self, force: bool) -> Result<()> {
+    fn checkpoint_now(&self, force: bool, progress: &mut dyn FnMut(usize) -> bool) -> Result<bool> {
         let _writer = lock(&self.writer);
         let wal = self.wal();
         let mut manifest = lock(&self.manifest);
         if !force && wal.last_lsn() == manifest.checkpoint_lsn {
-            return Ok(());
+            return Ok(true);
         }
         let generation = manifest.generation + 1;
         let seg_name = format!("seg-{generation:06}.svs");
@@ -925,7 +973,12 @@ impl DurableCollection {
                 .open(&seg_path)
                 .map_err(io_err(format!("creating {}", seg_path.display())))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            st.write(&mut out, FileKind::Segment)?;
+            if st.write(&mut out, FileKind::Segment, progress)?.is_none() {
+                drop(out);
+                std::fs::remove_file(&seg_path)
+                    .map_err(io_err(format!("removing {}", seg_path.display())))?;
+                return Ok(false);
+            }
             let file = out.into_inner().map_err(|e| {
                 Error::io(format!("writing {}", seg_path.display()), e.into_error())
             })?;
@@ -965,7 +1018,7 @@ impl DurableCollection {
             // the file lives on until unmapped.
             let _ = std::fs::remove_file(self.dir.join(name));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes every acknowledged write durable now (matters under the periodic policy).

@@ -21,7 +21,7 @@ use stratavec_core::{
 use crate::convert::{self, id_to_py, point_id, point_ids, quoted, row_count, rows};
 use crate::errors::{self, error, Kind, OrRaise};
 use crate::options;
-use crate::progress::Progress;
+use crate::progress::{Progress, Watch};
 use crate::results::{Hits, Record};
 
 /// Rows per upsert call into the core: between calls the GIL is taken back to update the
@@ -449,23 +449,16 @@ impl Collection {
             }
         }
         let dim = data.len().checked_div(n).unwrap_or(0);
-        let bar = Progress::new(py, progress, n, &format!("upsert {}", self.store.name));
-        // Between chunks: the bar moves and Ctrl-C is looked for (the GIL is taken back for it).
-        let mut interrupt: Option<PyErr> = None;
-        let mut shown = 0;
-        let mut between_chunks = |done: usize| -> bool {
-            Python::attach(|py| {
-                let step = bar
-                    .advance(py, done - shown)
-                    .and_then(|()| py.check_signals());
-                shown = done;
-                step.map_err(|e| interrupt = Some(e)).is_ok()
-            })
-        };
+        let mut watch = Watch::new(Progress::new(
+            py,
+            progress,
+            n,
+            &format!("upsert {}", self.store.name),
+        ));
         let written = py.detach(|| {
             self.store.write_with(|w| match w {
                 Writer::Memory(c) => {
-                    c.upsert_chunked(&ids, data, payloads, UPSERT_CHUNK, &mut between_chunks)
+                    c.upsert_chunked(&ids, data, payloads, UPSERT_CHUNK, &mut |d| watch.step(d))
                 }
                 Writer::Durable(d) => {
                     // Checked whole first, so a bad point anywhere writes nothing; then one
@@ -482,7 +475,7 @@ impl Collection {
                             .map(|p| p.by_ref().take(chunk_ids.len()).collect());
                         d.upsert(chunk_ids, rows, p)?;
                         done += chunk_ids.len();
-                        if !between_chunks(done) {
+                        if !watch.step(done) {
                             break;
                         }
                     }
@@ -490,12 +483,7 @@ impl Collection {
                 }
             })
         });
-        bar.close(py)?;
-        written?;
-        match interrupt {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        watch.finish(py, written)
     }
 
     /// The `k` closest points to `query`. A 1-D query returns `Hits` (each with `.id`,
@@ -712,7 +700,7 @@ impl Collection {
     /// Replaces the index: `HNSW(...)` builds a graph over every point (with a progress bar as
     /// `progress` says, and Ctrl-C stopping it: the collection then keeps the index it had),
     /// `Flat()` drops the graph so searches scan every point. In a database folder the build
-    /// is written as a checkpoint (no progress bar there yet) and `Flat()` is not supported.
+    /// is written as a checkpoint and `Flat()` is not supported.
     #[pyo3(signature = (index, *, progress = None))]
     fn set_index(
         &self,
@@ -729,27 +717,19 @@ impl Collection {
         let params = options::index(Some(index))?;
         let n = self.__len__(py)?;
         let bar = Progress::new(py, progress, n, &format!("index {}", self.store.name));
-        let mut interrupt: Option<PyErr> = None;
-        let mut shown = 0;
-        let mut between_batches = |done: usize| -> bool {
-            Python::attach(|py| {
-                let step = bar
-                    .advance(py, done.saturating_sub(shown))
-                    .and_then(|()| py.check_signals());
-                shown = done;
-                step.map_err(|e| interrupt = Some(e)).is_ok()
-            })
-        };
+        let mut watch = Watch::new(bar);
         let done = py.detach(|| {
             self.store.write_with(|w| match (w, params) {
                 (Writer::Memory(c), Some(p)) => c
-                    .build_index_with_progress(p, &mut between_batches)
+                    .build_index_with_progress(p, &mut |d| watch.step(d))
                     .map(|_| ()),
                 (Writer::Memory(c), None) => {
                     c.drop_index();
                     Ok(())
                 }
-                (Writer::Durable(d), Some(p)) => d.build_index(p),
+                (Writer::Durable(d), Some(p)) => d
+                    .build_index_with_progress(p, &mut |d| watch.step(d))
+                    .map(|_| ()),
                 (Writer::Durable(_), None) => Err(Error::InvalidArgument(
                     "a collection in a database folder cannot drop its graph yet; \
                      create a new collection with index=stratavec.Flat()"
@@ -757,26 +737,35 @@ impl Collection {
                 )),
             })
         });
-        bar.close(py)?;
-        done?;
-        match interrupt {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        watch.finish(py, done)
     }
 
-    /// Finishes pending index work: links points written since the last checkpoint into the
-    /// graph (durable collections checkpoint), and drops deleted points now.
-    fn optimize(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| {
+    /// Finishes pending index work: in a database folder, writes a checkpoint that links the
+    /// points written since the last one into the graph (with a progress bar when `progress`
+    /// is True; Ctrl-C abandons the checkpoint and changes nothing); everywhere, drops deleted
+    /// points now.
+    #[pyo3(signature = (*, progress = None))]
+    fn optimize(&self, py: Python<'_>, progress: Option<bool>) -> PyResult<()> {
+        let bar = Progress::new(
+            py,
+            Some(progress.unwrap_or(false)),
+            0,
+            &format!("optimize {}", self.store.name),
+        );
+        let mut watch = Watch::new(bar);
+        let done = py.detach(|| {
             self.store.write(
                 |c| {
                     c.optimize();
                     Ok(())
                 },
-                |d| d.checkpoint(),
+                |d| {
+                    d.checkpoint_with_progress(&mut |d| watch.step(d))
+                        .map(|_| ())
+                },
             )
-        })?)
+        });
+        watch.finish(py, done)
     }
 
     /// Writes the collection to one snapshot file at `path` (replaced atomically if it

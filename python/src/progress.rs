@@ -22,7 +22,10 @@ impl Progress {
             .then(|| -> PyResult<Py<PyAny>> {
                 let tqdm = py.import("tqdm.auto")?.getattr("tqdm")?;
                 let kwargs = pyo3::types::PyDict::new(py);
-                kwargs.set_item("total", total)?;
+                // Zero: the amount of work is not known in advance (a bare counter).
+                if total > 0 {
+                    kwargs.set_item("total", total)?;
+                }
                 kwargs.set_item("desc", desc)?;
                 kwargs.set_item("unit", "vec")?;
                 kwargs.set_item("unit_scale", true)?;
@@ -46,5 +49,56 @@ impl Progress {
             bar.bind(py).call_method0("close")?;
         }
         Ok(())
+    }
+}
+
+/// What long work calls between its steps (without the GIL): takes the GIL back, moves the bar
+/// to `done` and looks for Ctrl-C; after an interrupt it answers `false` so the work stops.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    bar: Progress,
+    shown: usize,
+    interrupt: Option<PyErr>,
+}
+
+impl Watch {
+    pub(crate) fn new(bar: Progress) -> Watch {
+        Watch {
+            bar,
+            shown: 0,
+            interrupt: None,
+        }
+    }
+
+    /// Called between steps with the amount of work done so far; `false` means stop.
+    pub(crate) fn step(&mut self, done: usize) -> bool {
+        Python::attach(|py| {
+            let step = self
+                .bar
+                .advance(py, done.saturating_sub(self.shown))
+                .and_then(|()| py.check_signals());
+            self.shown = done;
+            match step {
+                Ok(()) => true,
+                Err(e) => {
+                    self.interrupt = Some(e);
+                    false
+                }
+            }
+        })
+    }
+
+    /// Closes the bar; then the work's own error, else the interrupt, else success.
+    pub(crate) fn finish<T, E: Into<PyErr>>(
+        self,
+        py: Python<'_>,
+        work: Result<T, E>,
+    ) -> PyResult<()> {
+        self.bar.close(py)?;
+        work.map_err(Into::into)?;
+        match self.interrupt {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

@@ -14,7 +14,7 @@ class FakeBar:
 
     made = []
 
-    def __init__(self, total, desc, unit, unit_scale):
+    def __init__(self, desc, unit, unit_scale, total=None):
         self.total, self.desc, self.n, self.closed = total, desc, 0, False
         self.interrupt_after = FakeBar.interrupt_after
         FakeBar.made.append(self)
@@ -79,3 +79,23 @@ def test_index_builds_show_progress_and_stop_on_interrupt(fake_tqdm):
     assert (ids[:, 0] == np.arange(20)).all()
     col.set_index(sv.Flat())
     assert not col.has_index and col.count() == 6_000
+
+
+def test_durable_checkpoints_show_progress_and_stop_on_interrupt(fake_tqdm, tmp_path):
+    with sv.connect(tmp_path / "db") as db:
+        col = db.create_collection("c", dim=8, metric="euclid", index=sv.HNSW(m=8, ef_construction=32))
+        rows = np.random.default_rng(4).standard_normal((3_000, 8)).astype(np.float32)
+        col.upsert(np.arange(3_000), rows, progress=False)
+        fake_tqdm.interrupt_after = 1
+        with pytest.raises(KeyboardInterrupt):
+            col.optimize(progress=True)
+        assert col.count() == 3_000 and fake_tqdm.made[0].total is None
+        fake_tqdm.interrupt_after = None
+        col.optimize(progress=True)
+        assert fake_tqdm.made[1].n > 0 and fake_tqdm.made[1].closed
+        ids, _ = col.search(rows[:10], k=1)
+        assert (ids[:, 0] == np.arange(10)).all()
+        fake_tqdm.interrupt_after = 1
+        with pytest.raises(KeyboardInterrupt):
+            col.set_index(sv.HNSW(m=12), progress=True)
+        assert col.has_index

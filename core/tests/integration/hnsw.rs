@@ -562,3 +562,60 @@ fn builds_report_progress_and_can_be_cancelled() {
     assert!(!col.has_index());
     assert_eq!(col.len(), n);
 }
+
+#[test]
+fn durable_builds_and_checkpoints_report_progress_and_can_be_cancelled() {
+    use stratavec_core::{DurableCollection, DurableOptions};
+    let (dim, n) = (8, 3000);
+    let mut rng = Rng::new(9);
+    let dir = crate::durable::temp_dir("hnsw-durable-progress");
+    let d = DurableCollection::create(
+        &dir,
+        CollectionConfig::new(dim, Metric::Euclid),
+        DurableOptions::default(),
+    )
+    .unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    d.upsert(&ids, &clustered(&mut rng, n, dim), None).unwrap();
+    let files = || std::fs::read_dir(&dir).unwrap().count();
+    let before = files();
+
+    // A cancelled build writes nothing and leaves no index.
+    let done = d
+        .build_index_with_progress(HnswParams::default(), &mut |_| false)
+        .unwrap();
+    assert!(!done && !d.has_index() && files() == before);
+    assert_eq!(d.len(), n);
+
+    let mut seen = Vec::new();
+    assert!(d
+        .build_index_with_progress(HnswParams::default(), &mut |k| {
+            seen.push(k);
+            true
+        })
+        .unwrap());
+    assert!(
+        d.has_index() && seen.last() == Some(&n),
+        "{:?}",
+        seen.last()
+    );
+
+    // Writes since the checkpoint: a cancelled checkpoint leaves them unlinked and in the log.
+    let more: Vec<PointId> = (n as u64..n as u64 + 500).map(PointId::Num).collect();
+    d.upsert(&more, &clustered(&mut rng, 500, dim), None)
+        .unwrap();
+    assert_eq!(d.unindexed_points(), 500);
+    assert!(!d.checkpoint_with_progress(&mut |_| false).unwrap());
+    assert_eq!(d.unindexed_points(), 500);
+    let mut last = 0;
+    assert!(d
+        .checkpoint_with_progress(&mut |k| {
+            last = k;
+            true
+        })
+        .unwrap());
+    assert_eq!((last, d.unindexed_points()), (500, 0));
+    d.close().unwrap();
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert!(d.has_index() && d.len() == n + 500);
+}

@@ -155,7 +155,8 @@ pub(crate) fn gathered_graph(
     origin: &[(u32, u32)],
     dim: usize,
     metric: Metric,
-) -> HnswGraph {
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Option<HnswGraph> {
     let n = origin.len();
     let (mut g, pending) = match carried {
         Some((part, graph)) => {
@@ -186,7 +187,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f32_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending, &mut |_| true);
+        g.link_rows(&space, &pending, progress)
     } else {
         let f16_parts: Vec<&[half::f16]> = parts
             .iter()
@@ -207,7 +208,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f16_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending, &mut |_| true);
+        g.link_rows(&space, &pending, progress)
     }
-    g
+    .then_some(g)
 }
