@@ -101,6 +101,15 @@ impl Snapshot {
             .create_payload_indexes(&[(key.to_owned(), kind)])
     }
 
+    /// The payload indexes built on this snapshot: key path and type, in creation order.
+    pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
+        self.segment
+            .payload_indexes()
+            .iter()
+            .map(|i| (i.key().as_str().to_owned(), i.kind()))
+            .collect()
+    }
+
     /// Switches quantization on or off for searches (see [`Collection::set_quantization`]):
     /// the codes are computed in memory from the file's vectors, which stay where they are
     /// for rescoring.

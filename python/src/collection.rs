@@ -387,6 +387,23 @@ impl Collection {
         }
     }
 
+    /// The payload indexes: `{field: type}`, in creation order.
+    #[getter]
+    fn payload_indexes(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let list = self.store.read(|inner| {
+            Ok(match inner {
+                Inner::Memory(c) => c.payload_index_list(),
+                Inner::Durable(d) => d.payload_index_list(),
+                Inner::Snapshot(s) => s.payload_index_list(),
+            })
+        })?;
+        let dict = pyo3::types::PyDict::new(py);
+        for (key, kind) in list {
+            dict.set_item(key, kind.name())?;
+        }
+        Ok(dict.into_any().unbind())
+    }
+
     /// Whether an HNSW graph serves searches.
     #[getter]
     fn has_index(&self) -> PyResult<bool> {

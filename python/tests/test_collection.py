@@ -35,6 +35,9 @@ def test_filtered_search_returns_only_matching_points(any_db):
     col = any_db.create_collection("f", dim=16, metric="euclid")
     col.upsert(list(range(1000)), base, [{"tag": "a" if i % 10 == 0 else "b", "n": i} for i in range(1000)])
     col.create_payload_index("tag", "keyword")
+    assert col.payload_indexes == {"tag": "keyword"}
+    with pytest.raises(ValueError, match="payload index type"):
+        col.create_payload_index("tag", "fulltext")
     q = seeded(1, 16, seed=3)[0]
     hits = col.search(q, k=10, filter={"must": [{"key": "tag", "match": {"value": "a"}}]})
     assert len(hits) == 10 and all(h.payload["tag"] == "a" for h in hits)

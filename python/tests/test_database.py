@@ -25,6 +25,7 @@ def test_collections_are_listed_reopened_and_dropped(tmp_path):
         after = col.search(base[:3], k=5)
         assert after[0].tolist() == before[0].tolist()
         assert col.count(sv.Field("n") < 100) == 100
+        assert col.payload_indexes == {"n": "integer"}
         db.drop_collection("b")
         assert db.list_collections() == ["a"]
         with pytest.raises(KeyError):

@@ -21,6 +21,8 @@ def test_round_trip_in_every_tier(tmp_path, db):
         assert ids.tolist() == want_ids.tolist()
         np.testing.assert_array_equal(scores, want_scores)
         assert snap.get([7])[0].payload == {"i": 7}
+        snap.create_payload_index("i", "integer")
+        assert snap.payload_indexes == {"i": "integer"} and snap.count(sv.Field("i") < 10) == 10
         with pytest.raises(sv.ReadOnlyError):
             snap.upsert([1], base[:1])
         with pytest.raises(sv.ReadOnlyError):
