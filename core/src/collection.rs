@@ -129,23 +129,14 @@ impl Collection {
     ) -> Result<usize> {
         self.check_upsert(ids, vectors, payloads.as_deref())?;
         // Room for the whole batch at once: growing chunk by chunk would copy the store.
-        let (dim, chunk) = (self.config.dim, chunk.max(1));
         self.vectors.reserve(ids.len());
         self.ids.reserve(ids.len());
         self.payloads.reserve(ids.len());
-        let mut payloads = payloads.map(Vec::into_iter);
-        let mut done = 0;
-        for (chunk_ids, chunk_rows) in ids.chunks(chunk).zip(vectors.chunks(chunk * dim)) {
-            let chunk_payloads = payloads
-                .as_mut()
-                .map(|p| p.by_ref().take(chunk_ids.len()).collect());
-            self.apply_upsert(chunk_ids, chunk_rows, chunk_payloads);
-            done += chunk_ids.len();
-            if !progress(done) {
-                break;
-            }
-        }
-        Ok(done)
+        let dim = self.config.dim;
+        in_chunks(ids, vectors, dim, payloads, chunk, progress, |i, v, p| {
+            self.apply_upsert(i, v, p);
+            Ok(())
+        })
     }
 
     /// Checks an upsert without applying it: exactly the checks [`Collection::upsert`] makes.
@@ -539,16 +530,8 @@ impl Collection {
     /// new vectors into the graph as they arrive and deletes leave tombstones (see the module
     /// docs), so the index stays current. Building again replaces the graph.
     pub fn build_index(&mut self, params: HnswParams) -> Result<()> {
-        params.validate()?;
-        self.optimize();
-        self.hnsw = None;
-        self.hnsw = Some(HnswGraph::build(
-            self.vectors.rows(),
-            self.config.dim,
-            self.config.metric,
-            params,
-        )?);
-        Ok(())
+        self.build_index_with_progress(params, &mut |_| true)
+            .map(|_| ())
     }
 
     /// [`Collection::build_index`] for long builds: `progress(points linked so far)` is called
@@ -562,7 +545,7 @@ impl Collection {
     ) -> Result<bool> {
         params.validate()?;
         self.optimize();
-        let built = HnswGraph::build_with_progress(
+        let built = HnswGraph::build(
             self.vectors.rows(),
             self.config.dim,
             self.config.metric,
@@ -685,4 +668,33 @@ impl PointSource for Collection {
     fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
     }
+}
+
+/// Hands a checked upsert batch to `write` `chunk` points at a time (`vectors` holds `dim`
+/// components per id), calling `progress(points written so far)` after each chunk and stopping
+/// when it returns `false`; returns how many points were written. The one chunking of every
+/// collection kind's `upsert_chunked`.
+pub(crate) fn in_chunks(
+    ids: &[PointId],
+    vectors: &[f32],
+    dim: usize,
+    payloads: Option<Vec<Payload>>,
+    chunk: usize,
+    progress: &mut dyn FnMut(usize) -> bool,
+    mut write: impl FnMut(&[PointId], &[f32], Option<Vec<Payload>>) -> Result<()>,
+) -> Result<usize> {
+    let chunk = chunk.max(1);
+    let mut payloads = payloads.map(Vec::into_iter);
+    let mut done = 0;
+    for (chunk_ids, chunk_rows) in ids.chunks(chunk).zip(vectors.chunks(chunk * dim.max(1))) {
+        let chunk_payloads = payloads
+            .as_mut()
+            .map(|p| p.by_ref().take(chunk_ids.len()).collect());
+        write(chunk_ids, chunk_rows, chunk_payloads)?;
+        done += chunk_ids.len();
+        if !progress(done) {
+            break;
+        }
+    }
+    Ok(done)
 }

@@ -671,17 +671,6 @@ impl DurableCollection {
         Ok(())
     }
 
-    /// Checks an upsert without applying it: exactly the checks [`DurableCollection::upsert`]
-    /// makes (see [`Collection::check_upsert`]).
-    pub fn check_upsert(
-        &self,
-        ids: &[PointId],
-        vectors: &[f32],
-        payloads: Option<&[Payload]>,
-    ) -> Result<()> {
-        self.read_state().mem.check_upsert(ids, vectors, payloads)
-    }
-
     /// Inserts or replaces points (see [`Collection::upsert`]); durable when it returns.
     pub fn upsert(
         &self,
@@ -693,6 +682,47 @@ impl DurableCollection {
         self.read_state()
             .mem
             .check_upsert(ids, vectors, payloads.as_deref())?;
+        self.logged_upsert(writer, ids, vectors, payloads)
+    }
+
+    /// [`Collection::upsert_chunked`] for a durable collection: the batch is checked whole,
+    /// then logged and applied one chunk at a time (each chunk durable when `progress` hears
+    /// of it; the chunks written stay written when it returns `false`).
+    pub fn upsert_chunked(
+        &self,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<Vec<Payload>>,
+        chunk: usize,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<usize> {
+        let (config, check) = {
+            let st = self.read_state();
+            (
+                *st.mem.config(),
+                st.mem.check_upsert(ids, vectors, payloads.as_deref()),
+            )
+        };
+        check?;
+        crate::collection::in_chunks(
+            ids,
+            vectors,
+            config.dim,
+            payloads,
+            chunk,
+            progress,
+            |i, v, p| self.logged_upsert(lock(&self.writer), i, v, p),
+        )
+    }
+
+    /// Logs and applies an upsert already checked (applying checks it again, as replay does).
+    fn logged_upsert(
+        &self,
+        writer: MutexGuard<'_, ()>,
+        ids: &[PointId],
+        vectors: &[f32],
+        payloads: Option<Vec<Payload>>,
+    ) -> Result<()> {
         let op = WalOp::Upsert {
             ids: ids.to_vec(),
             vectors: vectors.to_vec(),

@@ -127,11 +127,9 @@ pub(crate) fn norm(v: &[f32]) -> f64 {
 /// `v` must have passed [`validate`].
 pub(crate) fn prepared(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]> {
     if metric == Metric::Cosine {
-        let inv = 1.0 / norm(v);
-        v.iter()
-            .map(|&x| (f64::from(x) * inv) as f32)
-            .collect::<Vec<_>>()
-            .into()
+        let mut buf = Vec::with_capacity(v.len());
+        normalise_into(v, &mut buf);
+        buf.into()
     } else {
         v.into()
     }
@@ -146,10 +144,15 @@ pub(crate) fn prepared_into<'a>(
     if metric != Metric::Cosine {
         return raw;
     }
-    let inv = 1.0 / norm(raw);
-    buf.clear();
-    buf.extend(raw.iter().map(|&x| (f64::from(x) * inv) as f32));
+    normalise_into(raw, buf);
     buf
+}
+
+/// `v` scaled to unit length into `buf` (cleared first). `v` must not be zero.
+fn normalise_into(v: &[f32], buf: &mut Vec<f32>) {
+    let inv = 1.0 / norm(v);
+    buf.clear();
+    buf.extend(v.iter().map(|&x| (f64::from(x) * inv) as f32));
 }
 
 impl VectorStore {

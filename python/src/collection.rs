@@ -465,7 +465,6 @@ impl Collection {
                 ));
             }
         }
-        let dim = data.len().checked_div(n).unwrap_or(0);
         let mut watch = Watch::new(Progress::new(
             py,
             progress,
@@ -478,25 +477,7 @@ impl Collection {
                     c.upsert_chunked(&ids, data, payloads, UPSERT_CHUNK, &mut |d| watch.step(d))
                 }
                 Writer::Durable(d) => {
-                    // Checked whole first, so a bad point anywhere writes nothing; then one
-                    // logged write per chunk.
-                    d.check_upsert(&ids, data, payloads.as_deref())?;
-                    let mut payloads = payloads.map(Vec::into_iter);
-                    let mut done = 0;
-                    for (chunk_ids, rows) in ids
-                        .chunks(UPSERT_CHUNK)
-                        .zip(data.chunks(UPSERT_CHUNK * dim.max(1)))
-                    {
-                        let p = payloads
-                            .as_mut()
-                            .map(|p| p.by_ref().take(chunk_ids.len()).collect());
-                        d.upsert(chunk_ids, rows, p)?;
-                        done += chunk_ids.len();
-                        if !watch.step(done) {
-                            break;
-                        }
-                    }
-                    Ok(done)
+                    d.upsert_chunked(&ids, data, payloads, UPSERT_CHUNK, &mut |d| watch.step(d))
                 }
             })
         });

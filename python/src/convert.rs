@@ -5,7 +5,7 @@
 //! integers, lists, other buffers, strided views — into one. The core then reads that buffer
 //! in place, with the GIL released.
 
-use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -88,9 +88,11 @@ pub(crate) fn point_ids(v: &Bound<'_, PyAny>) -> PyResult<Vec<PointId>> {
                 }
             }
             let np = numpy(v.py())?;
-            let ids = np.call_method1("ascontiguousarray", (v, np.getattr("uint64")?))?;
-            let ids: Vec<u64> = ids.call_method0("tolist")?.extract()?;
-            return Ok(ids.into_iter().map(PointId::Num).collect());
+            let ids = np
+                .call_method1("ascontiguousarray", (v, np.getattr("uint64")?))?
+                .cast_into::<PyArray1<u64>>()?;
+            let ids = ids.readonly();
+            return Ok(ids.as_array().iter().map(|&n| PointId::Num(n)).collect());
         }
     }
     let mut out = Vec::with_capacity(v.len().unwrap_or(0));

@@ -293,21 +293,37 @@ fn the_graph_travels_in_snapshots() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A new durable collection (Euclid) in a temporary folder holding `n` clustered points with
+/// ids 0..n.
+fn durable_with_points(
+    name: &str,
+    rng: &mut Rng,
+    n: usize,
+    dim: usize,
+) -> (
+    std::path::PathBuf,
+    stratavec_core::DurableCollection,
+    Vec<PointId>,
+) {
+    let dir = crate::durable::temp_dir(name);
+    let d = stratavec_core::DurableCollection::create(
+        &dir,
+        CollectionConfig::new(dim, Metric::Euclid),
+        stratavec_core::DurableOptions::default(),
+    )
+    .unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    d.upsert(&ids, &clustered(rng, n, dim), None).unwrap();
+    (dir, d, ids)
+}
+
 #[test]
 fn durable_collections_keep_their_graph_across_checkpoints() {
     use stratavec_core::{DurableCollection, DurableOptions};
     // Large enough that the planner prefers the graph at ef=100 (it scans small layers).
     let (dim, n) = (16, 5000);
     let mut rng = Rng::new(5);
-    let dir = crate::durable::temp_dir("hnsw-durable");
-    let d = DurableCollection::create(
-        &dir,
-        CollectionConfig::new(dim, Metric::Euclid),
-        DurableOptions::default(),
-    )
-    .unwrap();
-    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
-    d.upsert(&ids, &clustered(&mut rng, n, dim), None).unwrap();
+    let (dir, d, ids) = durable_with_points("hnsw-durable", &mut rng, n, dim);
     d.build_index(HnswParams::default()).unwrap();
     assert!(d.has_index());
     let queries = clustered(&mut rng, 40, dim);
@@ -568,15 +584,7 @@ fn durable_builds_and_checkpoints_report_progress_and_can_be_cancelled() {
     use stratavec_core::{DurableCollection, DurableOptions};
     let (dim, n) = (8, 3000);
     let mut rng = Rng::new(9);
-    let dir = crate::durable::temp_dir("hnsw-durable-progress");
-    let d = DurableCollection::create(
-        &dir,
-        CollectionConfig::new(dim, Metric::Euclid),
-        DurableOptions::default(),
-    )
-    .unwrap();
-    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
-    d.upsert(&ids, &clustered(&mut rng, n, dim), None).unwrap();
+    let (dir, d, _) = durable_with_points("hnsw-durable-progress", &mut rng, n, dim);
     let files = || std::fs::read_dir(&dir).unwrap().count();
     let before = files();
 

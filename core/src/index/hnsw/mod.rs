@@ -160,20 +160,10 @@ impl HnswGraph {
         (g, (0..n as u32).collect())
     }
 
-    /// Builds a graph over every row of `rows`.
+    /// Builds a graph over every row of `rows`, calling `progress(rows linked so far)` after
+    /// each batch; `None` when `progress` returned `false` (the build stopped there and was
+    /// thrown away).
     pub(crate) fn build(
-        rows: RowsRef<'_>,
-        dim: usize,
-        metric: Metric,
-        params: HnswParams,
-    ) -> Result<HnswGraph> {
-        let built = HnswGraph::build_with_progress(rows, dim, metric, params, &mut |_| true)?;
-        built.ok_or_else(|| Error::InvalidArgument("the graph build was cancelled".into()))
-    }
-
-    /// [`HnswGraph::build`], calling `progress(rows linked so far)` after each batch; `None`
-    /// when `progress` returned `false` (the build stopped there and was thrown away).
-    pub(crate) fn build_with_progress(
         rows: RowsRef<'_>,
         dim: usize,
         metric: Metric,
