@@ -55,6 +55,7 @@ test-rust: ## Native tests with the best SIMD level this CPU has (release, for t
 .PHONY: test-python
 test-python: python ## The Python package: ruff, stubs checked against the binary (stubtest), mypy, pytest, the quickstart notebook
 	.venv/bin/ruff check python bench
+	.venv/bin/ruff format --check python bench
 	.venv/bin/python -m mypy.stubtest stratavec._core
 	.venv/bin/python -m mypy --strict python/stratavec
 	.venv/bin/python -m pytest -q -p no:cacheprovider python/tests

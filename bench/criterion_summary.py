@@ -6,6 +6,7 @@ median time per call and the speed-up over the scalar baseline measured in the s
 Throughput groups (exact search, memory) show the median time and bytes/s when criterion
 recorded a byte throughput. Usage: criterion_summary.py [target/criterion] > out.md
 """
+
 import json
 import pathlib
 import platform

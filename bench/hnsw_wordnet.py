@@ -16,6 +16,7 @@ Usage: hnsw_wordnet.py path/to/hnsw_bench [m] [ef_construction] [threads] [plot.
 `--data DIR`: another set laid out like wordnet-minilm (base.f32.npy, queries.f32.npy,
 gt_top100.npz), searched by Euclidean distance; `bench/synthetic.py` writes the seeded 1M x 128 one.
 """
+
 import json
 import os
 import pathlib
@@ -85,9 +86,11 @@ def matches(payload, condition):
             ops = {"gt": value.__gt__, "gte": value.__ge__, "lt": value.__lt__, "lte": value.__le__}
             return all(ops[op](bound) for op, bound in condition["range"].items())
         raise SystemExit(f"bench filter evaluator: a key condition without match or range: {condition}")
-    return (all(matches(payload, c) for c in condition.get("must", []))
-            and (not condition.get("should") or any(matches(payload, c) for c in condition["should"]))
-            and not any(matches(payload, c) for c in condition.get("must_not", [])))
+    return (
+        all(matches(payload, c) for c in condition.get("must", []))
+        and (not condition.get("should") or any(matches(payload, c) for c in condition["should"]))
+        and not any(matches(payload, c) for c in condition.get("must_not", []))
+    )
 
 
 def filters():
@@ -121,6 +124,7 @@ def peer(name, m, ef_c, threads):
     t = time.perf_counter()
     if name == "hnswlib":
         import hnswlib
+
         index = hnswlib.Index(space="l2" if EUCLID else "ip", dim=dim)
         index.init_index(max_elements=n, M=m, ef_construction=ef_c, random_seed=1)
         index.add_items(base, np.arange(n), num_threads=threads)
@@ -147,8 +151,8 @@ def peer(name, m, ef_c, threads):
             return opened, kib("VmRSS:")
     elif name == "usearch":
         from usearch.index import Index
-        index = Index(ndim=dim, metric="l2sq" if EUCLID else "ip", dtype="f32", connectivity=m,
-                      expansion_add=ef_c)
+
+        index = Index(ndim=dim, metric="l2sq" if EUCLID else "ip", dtype="f32", connectivity=m, expansion_add=ef_c)
         index.add(np.arange(n), base, threads=threads)
 
         def search(ef):
@@ -168,6 +172,7 @@ def peer(name, m, ef_c, threads):
             return opened, kib("VmRSS:")
     elif name in ("faiss-hnsw", "faiss-flat"):
         import faiss
+
         faiss.omp_set_num_threads(threads)
         if name == "faiss-hnsw":
             index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_L2 if EUCLID else faiss.METRIC_INNER_PRODUCT)
@@ -208,7 +213,7 @@ def peer(name, m, ef_c, threads):
     build = time.perf_counter() - t
     memory = (kib("VmHWM:") - before) / 1024
     emit(engine=name, event="build", seconds=build, memory_mib=memory, threads=threads)
-    for ef in (EFS if name != "faiss-flat" else [0]):
+    for ef in EFS if name != "faiss-flat" else [0]:
         secs = float("inf")
         for _ in range(REPEATS):
             t = time.perf_counter()
@@ -226,8 +231,15 @@ def peer(name, m, ef_c, threads):
                 t = time.perf_counter()
                 labels = filtered(ef, mask, qs)
                 secs = min(secs, time.perf_counter() - t)
-            emit(engine=name, event="filtered", filter=fname, selectivity=selectivity, ef=ef,
-                 qps=len(qs) / secs, recall=recall(labels, gts[fname][: len(qs), :10]))
+            emit(
+                engine=name,
+                event="filtered",
+                filter=fname,
+                selectivity=selectivity,
+                ef=ef,
+                qps=len(qs) / secs,
+                recall=recall(labels, gts[fname][: len(qs), :10]),
+            )
     # RSS is read inside reopen(), while the reopened index is alive.
     before = kib("VmRSS:")
     opened, after = reopen()
@@ -259,16 +271,18 @@ def main():
         data = ["--data", args[at + 1]]
         os.environ["BENCH_DATA"] = args[at + 1]
         DATA, EUCLID = pathlib.Path(args[at + 1]), True
-        del args[at:at + 2]
+        del args[at : at + 2]
     exe = args[0]
     m = int(args[1]) if len(args) > 1 else 16
     ef_c = int(args[2]) if len(args) > 2 else 200
     threads = int(args[3]) if len(args) > 3 else 2
     plot = args[4] if len(args) > 4 else None
     records = []
-    runs = [("stratavec", [exe, str(m), str(ef_c)] + data),
-            ("stratavec-int8", [exe, str(m), str(ef_c), "int8"] + data),
-            ("stratavec-binary", [exe, str(m), str(ef_c), "binary"] + data)]
+    runs = [
+        ("stratavec", [exe, str(m), str(ef_c)] + data),
+        ("stratavec-int8", [exe, str(m), str(ef_c), "int8"] + data),
+        ("stratavec-binary", [exe, str(m), str(ef_c), "binary"] + data),
+    ]
     runs += [(p, [sys.executable, __file__, "--engine", p, str(m), str(ef_c), str(threads)]) for p in PEERS]
     for name, cmd in runs:
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
@@ -278,30 +292,44 @@ def main():
     ours = ["stratavec", "stratavec-int8", "stratavec-binary"]
     served = ["stratavec-mmap", "stratavec-int8-disk", "stratavec-binary-disk"]
     engines = ours + PEERS
+
     def get(e, ev):
         return [r for r in records if r["engine"] == e and r["event"] == ev]
+
     build = {e: get(e, "build")[0] for e in engines}
     opened = {e: get(e, "open")[0]["seconds"] for e in engines}
     at = {e: at_recall(get(e, "search"), TARGET) for e in engines}
 
-    shape = np.load(DATA / ("base.f32.npy" if (DATA / "base.f32.npy").exists() else "base.f16.npy"),
-                    mmap_mode="r").shape
-    print(f"# HNSW on {DATA.name} ({shape[0]:,} x {shape[1]}, {'euclid' if EUCLID else 'cosine'}), "
-          f"m={m}, ef_construction={ef_c}\n")
-    print(f"Build on {threads} threads; queries on one thread; recall@10 against exact ground truth; "
-          "all engines in one run on the same machine.\n")
-    print("| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | "
-          + " | ".join(f"{o} / engine" for o in ours) + " |")
+    shape = np.load(
+        DATA / ("base.f32.npy" if (DATA / "base.f32.npy").exists() else "base.f16.npy"), mmap_mode="r"
+    ).shape
+    print(
+        f"# HNSW on {DATA.name} ({shape[0]:,} x {shape[1]}, {'euclid' if EUCLID else 'cosine'}), "
+        f"m={m}, ef_construction={ef_c}\n"
+    )
+    print(
+        f"Build on {threads} threads; queries on one thread; recall@10 against exact ground truth; "
+        "all engines in one run on the same machine.\n"
+    )
+    print(
+        "| engine | build s | build ratio | memory MiB | open s | QPS at recall 0.95 | "
+        + " | ".join(f"{o} / engine" for o in ours)
+        + " |"
+    )
     print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(ours))
     for e in engines:
         q = at[e]
         ratios = [f"{at[o] / q:.2f}x" if q and at[o] else "-" for o in ours]
         qps = f"{q:.0f}" if q else "not reached"
         b = build[e]
-        print(f"| {e} | {b['seconds']:.1f} | {build['stratavec']['seconds'] / b['seconds']:.2f}x | "
-              f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | " + " | ".join(ratios) + " |")
-    print("\nBuild ratio = stratavec time / engine time (below 1 is faster); QPS ratio = stratavec / engine "
-          "(above 1 is faster). faiss-flat is exact search (recall 1.0).\n")
+        print(
+            f"| {e} | {b['seconds']:.1f} | {build['stratavec']['seconds'] / b['seconds']:.2f}x | "
+            f"{b['memory_mib']:.0f} | {opened[e]:.3f} | {qps} | " + " | ".join(ratios) + " |"
+        )
+    print(
+        "\nBuild ratio = stratavec time / engine time (below 1 is faster); QPS ratio = stratavec / engine "
+        "(above 1 is faster). faiss-flat is exact search (recall 1.0).\n"
+    )
     print("| ef | " + " | ".join(f"{e} QPS / recall" for e in engines if e != "faiss-flat") + " |")
     print("|---:|" + "---:|" * (len(engines) - 1))
     for ef in EFS:
@@ -312,9 +340,11 @@ def main():
             r = [x for x in get(e, "search") if x["ef"] == ef][0]
             cells.append(f"{r['qps']:.0f} / {r['recall']:.4f}")
         print(f"| {ef} | " + " | ".join(cells) + " |")
-    print("\nServing: each engine reopens its saved index and answers every query at ef=64; RAM is what "
-          "that adds to the process (RSS after minus before). stratavec's QPS here is measured on the "
-          "reopened snapshot in that tier; the peers' is their in-memory curve.\n")
+    print(
+        "\nServing: each engine reopens its saved index and answers every query at ef=64; RAM is what "
+        "that adds to the process (RSS after minus before). stratavec's QPS here is measured on the "
+        "reopened snapshot in that tier; the peers' is their in-memory curve.\n"
+    )
     print("| engine | tier | serving RAM MiB | RAM / hnswlib | QPS at recall 0.95 | QPS / hnswlib |")
     print("|---|---|---:|---:|---:|---:|")
     ram = {r["engine"]: r for r in records if r["event"] == "serve"}
@@ -323,8 +353,10 @@ def main():
     for e in served + PEERS:
         q = at[e]
         base_ram, base_q = ram["hnswlib"]["memory_mib"], at["hnswlib"]
-        print(f"| {e} | {ram[e]['tier']} | {ram[e]['memory_mib']:.0f} | {ram[e]['memory_mib'] / base_ram:.2f} | "
-              f"{f'{q:.0f}' if q else 'not reached'} | {f'{q / base_q:.2f}x' if q and base_q else '-'} |")
+        print(
+            f"| {e} | {ram[e]['tier']} | {ram[e]['memory_mib']:.0f} | {ram[e]['memory_mib'] / base_ram:.2f} | "
+            f"{f'{q:.0f}' if q else 'not reached'} | {f'{q / base_q:.2f}x' if q and base_q else '-'} |"
+        )
     flat = get("faiss-flat", "search")[0]
     print(f"\nfaiss-flat (exact, one thread): {flat['qps']:.0f} QPS, recall {flat['recall']:.4f}\n")
     for o in ours:
@@ -332,36 +364,50 @@ def main():
         if not filtered:
             continue
         unfiltered = [x for x in get(o, "search") if x["ef"] == 64][0]["qps"]
-        print(f"Filtered search, {o}, ef=64, payload indexes on the filtered keys (recall against the "
-              "filter's exact ground truth; QPS / unfiltered compares with unfiltered ef=64):\n")
+        print(
+            f"Filtered search, {o}, ef=64, payload indexes on the filtered keys (recall against the "
+            "filter's exact ground truth; QPS / unfiltered compares with unfiltered ef=64):\n"
+        )
         print("| filter | selectivity | recall@10 | QPS | QPS / unfiltered |")
         print("|---|---:|---:|---:|---:|")
         for r in filtered:
-            print(f"| {r['filter']} | {r['selectivity']} | {r['recall']:.4f} | {r['qps']:.0f} | "
-                  f"{r['qps'] / unfiltered:.2f} |")
+            print(
+                f"| {r['filter']} | {r['selectivity']} | {r['recall']:.4f} | {r['qps']:.0f} | "
+                f"{r['qps'] / unfiltered:.2f} |"
+            )
         print()
     peers_filtered = [p for p in PEERS if get(p, "filtered")]
     if get("stratavec", "filtered") and peers_filtered:
         names = ["stratavec", "stratavec-int8"] + peers_filtered
-        print("Filtered search beside the peers, ef=64 (faiss-flat: exact), QPS / recall@10; the ratio "
-              "columns are stratavec f32 QPS / engine QPS. hnswlib filters through a Python callable "
-              "(its only filtered API from Python), timed once over a quarter of the queries; FAISS "
-              "through an IDSelectorBitmap; usearch's Python API has no filtered search.\n")
-        print("| filter | selectivity | " + " | ".join(names) + " | "
-              + " | ".join(f"/ {p}" for p in peers_filtered) + " |")
+        print(
+            "Filtered search beside the peers, ef=64 (faiss-flat: exact), QPS / recall@10; the ratio "
+            "columns are stratavec f32 QPS / engine QPS. hnswlib filters through a Python callable "
+            "(its only filtered API from Python), timed once over a quarter of the queries; FAISS "
+            "through an IDSelectorBitmap; usearch's Python API has no filtered search.\n"
+        )
+        print(
+            "| filter | selectivity | "
+            + " | ".join(names)
+            + " | "
+            + " | ".join(f"/ {p}" for p in peers_filtered)
+            + " |"
+        )
         print("|---|---:|" + "---:|" * (len(names) + len(peers_filtered)))
         cell = {(r["engine"], r["filter"]): r for r in records if r["event"] == "filtered"}
         for r in get("stratavec", "filtered"):
             f = r["filter"]
-            row = [f"{cell[(e, f)]['qps']:.0f} / {cell[(e, f)]['recall']:.3f}" if (e, f) in cell else "-"
-                   for e in names]
+            row = [
+                f"{cell[(e, f)]['qps']:.0f} / {cell[(e, f)]['recall']:.3f}" if (e, f) in cell else "-" for e in names
+            ]
             ratios = [f"{r['qps'] / cell[(p, f)]['qps']:.2f}x" if (p, f) in cell else "-" for p in peers_filtered]
             print(f"| {f} | {r['selectivity']} | " + " | ".join(row) + " | " + " | ".join(ratios) + " |")
         print()
     if plot:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for e in engines + served:
             pts = sorted((x["recall"], x["qps"]) for x in get(e, "search"))

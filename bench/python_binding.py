@@ -5,6 +5,7 @@ set when it is absent), and the speed of upserting a float32 numpy matrix into m
 
 Usage: python_binding.py path/to/batch_bench      (run by `make bench` in the package's venv)
 """
+
 import json
 import pathlib
 import subprocess
@@ -50,9 +51,12 @@ def main():
     def ingest():
         db = sv.connect()
         db.create_collection("u", dim=dim, index=sv.Flat()).upsert(ids, rows, progress=False)
+
     secs = best_of(ingest)
-    print(f"upsert of {len(rows):,} x {dim} float32 from numpy into memory storage (Flat): "
-          f"{len(rows) / secs / 1e6:.2f} M vectors/s ({secs:.3f} s)\n")
+    print(
+        f"upsert of {len(rows):,} x {dim} float32 from numpy into memory storage (Flat): "
+        f"{len(rows) / secs / 1e6:.2f} M vectors/s ({secs:.3f} s)\n"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         col = sv.connect().create_collection("s", dim=dim, index=sv.HNSW(m=16, ef_construction=200))
@@ -71,14 +75,15 @@ def main():
             py_batch = py_single = rust = 0.0
             for _ in range(3):
                 py_batch = max(py_batch, len(queries) / best_of(lambda ef=ef: snap.search(queries, k=10, ef=ef)))
-                out = subprocess.run([exe, str(path), str(qfile), str(dim), "10", str(ef)],
-                                     check=True, capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    [exe, str(path), str(qfile), str(dim), "10", str(ef)], check=True, capture_output=True, text=True
+                ).stdout
                 rust = max(rust, json.loads(out)["qps"])
             py_single = len(queries) / best_of(
-                lambda ef=ef: [snap.search(q, k=10, ef=ef, with_payload=False) for q in queries])
+                lambda ef=ef: [snap.search(q, k=10, ef=ef, with_payload=False) for q in queries]
+            )
             print(f"| {ef} | {py_batch:.0f} | {rust:.0f} | {py_batch / rust:.2f} | {py_single:.0f} |")
-    print("\nBoth sides search the same memory-mapped snapshot on one thread, fastest of their passes, "
-          "taking turns.")
+    print("\nBoth sides search the same memory-mapped snapshot on one thread, fastest of their passes, taking turns.")
 
 
 if __name__ == "__main__":

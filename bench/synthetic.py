@@ -10,6 +10,7 @@ with FAISS's exact index. The same seed always gives the same files.
 
 Usage: synthetic.py DIR [n] [queries]
 """
+
 import pathlib
 import sys
 
@@ -43,6 +44,7 @@ def main():
     base = points(rng, centres, bases, n)
     queries = points(rng, centres, bases, nq)
     import faiss
+
     index = faiss.IndexFlatL2(DIM)
     index.add(base)
     _, gt = index.search(queries, 100)

@@ -879,6 +879,21 @@ impl DurableCollection {
         done
     }
 
+    /// Drops the graph: a checkpoint is written now without one, and searches scan every
+    /// point from then on (until [`DurableCollection::build_index`]). Nothing changes when the
+    /// collection has no graph.
+    pub fn drop_index(&self) -> Result<()> {
+        let before = self.write_state().index.take();
+        if before.is_none() {
+            return Ok(());
+        }
+        let done = self.checkpoint_now(true, &mut |_| true);
+        if done.is_err() {
+            self.write_state().index = before;
+        }
+        done.map(|_| ())
+    }
+
     /// Indexes the payload values at `key` as `kind` (see
     /// [`Collection::create_payload_index`]). The definition is kept in the manifest; the index
     /// itself is rebuilt in memory when the collection is opened (by reading every payload of
@@ -904,6 +919,28 @@ impl DurableCollection {
         st.base = base;
         *manifest = next;
         Ok(())
+    }
+
+    /// Drops the payload index on `key` (removed from the manifest; filters on the key then
+    /// read the payloads). Returns `false` when there was none.
+    pub fn drop_payload_index(&self, key: &str) -> Result<bool> {
+        let _writer = lock(&self.writer);
+        let mut manifest = lock(&self.manifest);
+        if !manifest.payload_indexes.iter().any(|(k, _)| k == key) {
+            return Ok(false);
+        }
+        let mut next = manifest.clone();
+        next.payload_indexes.retain(|(k, _)| k != key);
+        let base = self.read_state().base.as_deref().cloned().map(|mut b| {
+            b.drop_payload_index(key);
+            Arc::new(b)
+        });
+        install_manifest(&self.dir, &next)?;
+        let mut st = self.write_state();
+        st.mem.drop_payload_index(key);
+        st.base = base;
+        *manifest = next;
+        Ok(true)
     }
 
     /// Changes how the checkpoint is served (see [`StorageOptions`]): its tier, and the

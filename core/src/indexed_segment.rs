@@ -120,6 +120,13 @@ impl IndexedSegment {
         Ok(())
     }
 
+    /// Drops the payload index on `key`; `false` when there was none.
+    pub(crate) fn drop_payload_index(&mut self, key: &str) -> bool {
+        let before = self.payload_indexes.len();
+        self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.payload_indexes.len() != before
+    }
+
     /// Computes codes of the segment's vectors (see `quantization`), or drops them (refused
     /// in the `disk` tier, which searches by codes).
     pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {

@@ -101,6 +101,12 @@ impl Snapshot {
             .create_payload_indexes(&[(key.to_owned(), kind)])
     }
 
+    /// Drops the payload index on `key` (filters on it then read the payloads); `false` when
+    /// there was none.
+    pub fn drop_payload_index(&mut self, key: &str) -> bool {
+        self.segment.drop_payload_index(key)
+    }
+
     /// The payload indexes built on this snapshot: key path and type, in creation order.
     pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
         self.segment

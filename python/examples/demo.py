@@ -4,7 +4,11 @@ Ingests the shared wordnet-minilm set (115,659 sentence embeddings with payloads
 present, or else a seeded synthetic set (said plainly); builds the HNSW index; runs unfiltered and
 filtered searches showing the texts found; measures recall@10 against exact search and latency;
 writes a snapshot, reopens it and shows it answers the same.
+
+`--synthetic N` uses N synthetic points even when the shared set is present (the tests run it so).
 """
+
+import argparse
 import json
 import pathlib
 import sys
@@ -18,9 +22,9 @@ import stratavec as sv
 WORDNET = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "wordnet-minilm"
 
 
-def load():
+def load(synthetic=None):
     """(name, base, payloads, queries, query texts)."""
-    if (WORDNET / "base.f16.npy").exists():
+    if synthetic is None and (WORDNET / "base.f16.npy").exists():
         base = np.load(WORDNET / "base.f16.npy")
         payloads = [json.loads(line) for line in open(WORDNET / "payload.jsonl")]
         for p in payloads:
@@ -28,16 +32,26 @@ def load():
         queries = np.load(WORDNET / "queries.f32.npy")
         texts = [json.loads(line)["text"] for line in open(WORDNET / "queries.jsonl")]
         return "wordnet-minilm", base, payloads, queries, texts
-    print(f"{WORDNET} is not present: using a seeded SYNTHETIC set instead (random vectors, "
-          "made-up payloads; the texts below mean nothing)")
+    why = "as asked" if synthetic is not None else f"{WORDNET} is not present"
+    print(
+        f"{why}: using a seeded SYNTHETIC set (random vectors around 200 centres, "
+        "made-up payloads; the texts below mean nothing)"
+    )
     rng = np.random.default_rng(2026)
-    n, dim = 50_000, 384
+    n, dim = synthetic or 50_000, 384
     centres = rng.standard_normal((200, dim)).astype(np.float32)
     labels = rng.integers(0, 200, n)
     base = centres[labels] + 0.3 * rng.standard_normal((n, dim), dtype=np.float32)
     pos = ["noun", "verb", "adj", "adv"]
-    payloads = [{"text": f"synthetic point {i} of cluster {c}", "pos": pos[c % 4], "lexname": f"cluster.{c}",
-                 "n_lemmas": int(c % 6) + 1} for i, c in enumerate(labels.tolist())]
+    payloads = [
+        {
+            "text": f"synthetic point {i} of cluster {c}",
+            "pos": pos[c % 4],
+            "lexname": f"cluster.{c}",
+            "n_lemmas": int(c % 6) + 1,
+        }
+        for i, c in enumerate(labels.tolist())
+    ]
     qlabels = rng.integers(0, 200, 200)
     queries = centres[qlabels] + 0.3 * rng.standard_normal((200, dim), dtype=np.float32)
     texts = [f"synthetic query near cluster {c}" for c in qlabels.tolist()]
@@ -54,7 +68,10 @@ def recall(found, truth):
 
 
 def main():
-    name, base, payloads, queries, texts = load()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", type=int, metavar="N", help="use N synthetic points instead of wordnet-minilm")
+    args = parser.parse_args()
+    name, base, payloads, queries, texts = load(args.synthetic)
     n, dim = base.shape
     print(f"stratavec {sv.__version__}: {name}, {n:,} vectors of dimension {dim}, cosine\n")
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,8 +108,10 @@ def main():
             t = time.perf_counter()
             ids, _ = col.search(queries[:nq], k=10, ef=ef)
             batch = (time.perf_counter() - t) / nq
-            print(f"  ef={ef:<4} recall {recall(ids, exact):.4f}   latency {single * 1e6:7.1f} us per query "
-                  f"(one at a time), {batch * 1e6:7.1f} us per query in a batch")
+            print(
+                f"  ef={ef:<4} recall {recall(ids, exact):.4f}   latency {single * 1e6:7.1f} us per query "
+                f"(one at a time), {batch * 1e6:7.1f} us per query in a batch"
+            )
 
         path = pathlib.Path(tmp) / "docs.svdb"
         col.snapshot(path)

@@ -695,10 +695,30 @@ impl Collection {
         }
     }
 
+    /// Drops the payload index on `field`; filters on it then read the payloads. Returns
+    /// whether there was one.
+    fn drop_payload_index(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
+        let done = py.detach(|| {
+            self.store.read(|inner| match inner {
+                Inner::Durable(d) => d.drop_payload_index(field).map(Some),
+                _ => Ok(None),
+            })
+        })?;
+        if let Some(dropped) = done {
+            return Ok(dropped);
+        }
+        let mut guard = self.store.exclusive()?;
+        match guard.as_mut() {
+            Some(Inner::Memory(c)) => Ok(c.drop_payload_index(field)),
+            Some(Inner::Snapshot(s)) => Ok(s.drop_payload_index(field)),
+            _ => Err(Failure::Closed(self.store.name.clone()).into()),
+        }
+    }
+
     /// Replaces the index: `HNSW(...)` builds a graph over every point (with a progress bar as
     /// `progress` says, and Ctrl-C stopping it: the collection then keeps the index it had),
-    /// `Flat()` drops the graph so searches scan every point. In a database folder the build
-    /// is written as a checkpoint and `Flat()` is not supported.
+    /// `Flat()` drops the graph so searches scan every point. In a database folder either is
+    /// written as a checkpoint.
     #[pyo3(signature = (index, *, progress = None))]
     fn set_index(
         &self,
@@ -728,11 +748,7 @@ impl Collection {
                 (Writer::Durable(d), Some(p)) => d
                     .build_index_with_progress(p, &mut |d| watch.step(d))
                     .map(|_| ()),
-                (Writer::Durable(_), None) => Err(Error::InvalidArgument(
-                    "a collection in a database folder cannot drop its graph yet; \
-                     create a new collection with index=stratavec.Flat()"
-                        .into(),
-                )),
+                (Writer::Durable(d), None) => d.drop_index(),
             })
         });
         watch.finish(py, done)
@@ -764,6 +780,15 @@ impl Collection {
             )
         });
         watch.finish(py, done)
+    }
+
+    /// Reclaims the space of deleted and overwritten points now (this also happens by itself
+    /// as they accumulate): in a database folder by writing a checkpoint of the live points
+    /// (which also links recent writes into the graph, as `optimize` does), in memory by
+    /// dropping them and repairing the graph around them.
+    #[pyo3(signature = (*, progress = None))]
+    fn compact(&self, py: Python<'_>, progress: Option<bool>) -> PyResult<()> {
+        self.optimize(py, progress)
     }
 
     /// Writes the collection to one snapshot file at `path` (replaced atomically if it

@@ -11,6 +11,7 @@
 The engine is the compiled module `stratavec._core`; this package re-exports it and adds the
 filter builder (`Field`), which produces the same Qdrant-style dicts `search` accepts.
 """
+
 from ._core import (
     HNSW,
     ClosedError,

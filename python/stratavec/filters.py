@@ -9,6 +9,7 @@
 `&` requires both sides (`must`), `|` either (`should`), `~` negates (`must_not`). A
 condition's `to_dict()` is the filter itself; pass the condition (or that dict) as `filter=`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -81,8 +82,7 @@ class Condition:
 
     def __bool__(self) -> bool:
         raise TypeError(
-            "a stratavec condition has no truth value: combine conditions with & | ~, "
-            "not with and / or / not"
+            "a stratavec condition has no truth value: combine conditions with & | ~, not with and / or / not"
         )
 
     def __eq__(self, other: object) -> bool:

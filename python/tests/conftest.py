@@ -1,4 +1,5 @@
 """Shared helpers: seeded data and brute-force answers to check searches against."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Collections: writes, reads and searches through Python, against brute force."""
+
 import uuid
 
 import numpy as np
@@ -43,6 +44,11 @@ def test_filtered_search_returns_only_matching_points(any_db):
     assert len(hits) == 10 and all(h.payload["tag"] == "a" for h in hits)
     d = np.linalg.norm(base[::10] - q, axis=1)
     assert [h.id for h in hits] == (np.argsort(d)[:10] * 10).tolist()
+    # Dropped, the index is gone and the filter reads the payloads, with the same answer.
+    assert col.drop_payload_index("tag") and not col.drop_payload_index("tag")
+    assert col.payload_indexes == {}
+    again = col.search(q, k=10, filter={"must": [{"key": "tag", "match": {"value": "a"}}]})
+    assert [h.id for h in again] == [h.id for h in hits]
     built = col.search(q, k=10, filter=(sv.Field("tag") == "a") & (sv.Field("n") < 500))
     assert all(h.id < 500 and h.id % 10 == 0 for h in built)
     assert col.count(sv.Field("tag") == "a") == 100
@@ -145,8 +151,9 @@ def test_quantization_and_index_options(tmp_path):
     with sv.connect(tmp_path / "db") as db:
         for q in ["int8", "binary", {"type": "int8", "oversampling": 4}]:
             name = f"q{len(db.list_collections())}"
-            col = db.create_collection(name, dim=48, quantization=q, storage="disk",
-                                       index=sv.HNSW(m=12, ef_construction=100))
+            col = db.create_collection(
+                name, dim=48, quantization=q, storage="disk", index=sv.HNSW(m=12, ef_construction=100)
+            )
             col.upsert(np.arange(3000), base)
             col.optimize()
             assert col.storage == "disk" and col.quantization["type"] in ("int8", "binary")

@@ -1,4 +1,5 @@
 """Databases: collections created, listed, reopened, dropped; closed databases refuse work."""
+
 import numpy as np
 import pytest
 
@@ -77,8 +78,9 @@ def test_reprs(tmp_path):
     with sv.connect(tmp_path / "db") as db:
         col = db.create_collection("docs", dim=4, quantization="int8")
         col.upsert([1, 2], [[1, 0, 0, 0], [0, 1, 0, 0]], [{"t": "<b>"}, None])
-        assert repr(col) == ("Collection('docs', dim=4, metric='cosine', points=2, index=HNSW, "
-                             "storage='mmap', quantization='int8')")
+        assert repr(col) == (
+            "Collection('docs', dim=4, metric='cosine', points=2, index=HNSW, storage='mmap', quantization='int8')"
+        )
         assert "docs" in repr(db) and "<table>" in db._repr_html_()
         assert "<table>" in col._repr_html_()
         hits = col.search([1, 0, 0, 0], k=2)
@@ -93,10 +95,35 @@ def test_index_set_later_in_a_folder(tmp_path):
         assert not col.has_index
         col.set_index(sv.HNSW(m=8))
         assert col.has_index and col.count() == 300
-        with pytest.raises(ValueError, match="cannot drop its graph"):
-            col.set_index(sv.Flat())
     with sv.connect(tmp_path / "db") as db:
-        assert db.get_collection("late").has_index
+        col = db.get_collection("late")
+        assert col.has_index
+        col.set_index(sv.Flat())
+        assert not col.has_index
+        q = seeded(1, 4, seed=5)[0]
+        assert col.search(q, k=10).ids == col.search(q, k=10, exact=True).ids
+    with sv.connect(tmp_path / "db") as db:
+        assert not db.get_collection("late").has_index
+
+
+def test_compact_reclaims_the_space_of_deleted_points(tmp_path):
+    def folder_bytes():
+        return sum(f.stat().st_size for f in (tmp_path / "db").rglob("*") if f.is_file())
+
+    with sv.connect(tmp_path / "db") as db:
+        col = db.create_collection("c", dim=64, metric="euclid")
+        col.upsert(np.arange(4000), seeded(4000, 64), [{"n": i} for i in range(4000)])
+        col.compact()
+        full = folder_bytes()
+        col.create_payload_index("n", "integer")
+        assert col.delete(filter=sv.Field("n") >= 1000) == 3000
+        col.compact()
+        assert col.count() == 1000 and folder_bytes() < full / 2
+        assert col.drop_payload_index("n") and col.payload_indexes == {}
+    with sv.connect(tmp_path / "db") as db:
+        col = db.get_collection("c")
+        assert col.count() == 1000 and col.count(sv.Field("n") >= 1000) == 0
+        assert col.payload_indexes == {}
 
 
 def test_durability_options(tmp_path):

@@ -1,4 +1,5 @@
 """The exception hierarchy: every class under StratavecError and the builtin that fits."""
+
 import pytest
 
 import stratavec as sv

@@ -1,4 +1,5 @@
 """Filters: the shared fixture corpus replayed through Python, and the builder."""
+
 import json
 import pathlib
 
@@ -36,16 +37,22 @@ def test_builder_produces_the_filter_language():
     assert f("lang").any_of(["en", "fr"]).to_dict() == {"must": [{"key": "lang", "match": {"any": ["en", "fr"]}}]}
     assert f("y").between(1, 2).to_dict() == {"must": [{"key": "y", "range": {"gte": 1, "lte": 2}}]}
     both = (f("a") == 1) & (f("b") > 2) & (f("c") <= 3)
-    assert both.to_dict() == {"must": [{"key": "a", "match": {"value": 1}}, {"key": "b", "range": {"gt": 2}},
-                                       {"key": "c", "range": {"lte": 3}}]}
+    assert both.to_dict() == {
+        "must": [
+            {"key": "a", "match": {"value": 1}},
+            {"key": "b", "range": {"gt": 2}},
+            {"key": "c", "range": {"lte": 3}},
+        ]
+    }
     either = (f("a") == 1) | f("b").is_null()
     assert either.to_dict() == {"should": [{"key": "a", "match": {"value": 1}}, {"is_null": {"key": "b"}}]}
     assert (~(f("a") == 1)).to_dict() == {"must_not": [{"key": "a", "match": {"value": 1}}]}
     assert ~~(f("a") == 1) == (f("a") == 1)
     assert (f("a") != 1) == ~(f("a") == 1)
     nested = ~((f("a") == 1) | (f("b") == 2))
-    assert nested.to_dict() == {"must_not": [{"should": [{"key": "a", "match": {"value": 1}},
-                                                          {"key": "b", "match": {"value": 2}}]}]}
+    assert nested.to_dict() == {
+        "must_not": [{"should": [{"key": "a", "match": {"value": 1}}, {"key": "b", "match": {"value": 2}}]}]
+    }
     with pytest.raises(TypeError, match="truth value"):
         bool(f("a") == 1)
     with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
 """The quickstart notebook runs headless, top to bottom, without a cell error."""
+
 import pathlib
 
 import nbformat

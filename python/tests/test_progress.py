@@ -1,4 +1,5 @@
 """Long upserts: a progress bar through tqdm, and Ctrl-C stops them between chunks."""
+
 import _thread
 import sys
 import types

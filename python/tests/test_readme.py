@@ -1,4 +1,5 @@
 """The README's Python examples run as written (in a scratch folder)."""
+
 import pathlib
 import re
 

@@ -1,4 +1,5 @@
 """Snapshots: written, reopened read-only in every tier, same answers; bad files refused."""
+
 import numpy as np
 import pytest
 
@@ -23,6 +24,8 @@ def test_round_trip_in_every_tier(tmp_path, db):
         assert snap.get([7])[0].payload == {"i": 7}
         snap.create_payload_index("i", "integer")
         assert snap.payload_indexes == {"i": "integer"} and snap.count(sv.Field("i") < 10) == 10
+        assert snap.drop_payload_index("i") and snap.payload_indexes == {}
+        assert snap.count(sv.Field("i") < 10) == 10
         with pytest.raises(sv.ReadOnlyError):
             snap.upsert([1], base[:1])
         with pytest.raises(sv.ReadOnlyError):

@@ -1,4 +1,5 @@
 """Threads: searches run while another thread upserts; the GIL is released during work."""
+
 import threading
 
 import numpy as np
@@ -17,7 +18,7 @@ def test_searches_while_another_thread_upserts(any_db):
     def writer():
         try:
             for start in range(5_000, 20_000, 2_500):
-                col.upsert(np.arange(start, start + 2_500), base[start:start + 2_500])
+                col.upsert(np.arange(start, start + 2_500), base[start : start + 2_500])
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

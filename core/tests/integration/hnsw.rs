@@ -627,3 +627,49 @@ fn durable_builds_and_checkpoints_report_progress_and_can_be_cancelled() {
     let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
     assert!(d.has_index() && d.len() == n + 500);
 }
+
+#[test]
+fn durable_collections_drop_their_graph_and_payload_indexes() {
+    use stratavec_core::{DurableCollection, DurableOptions, PayloadIndexType};
+    let (dim, n) = (8, 2000);
+    let mut rng = Rng::new(17);
+    let (dir, d, ids) = durable_with_points("hnsw-durable-drop", &mut rng, n, dim);
+    d.set_payload(&ids[..500], json!({"half": 1}).as_object().unwrap().clone())
+        .unwrap();
+    d.create_payload_index("half", PayloadIndexType::Integer)
+        .unwrap();
+    d.build_index(HnswParams::default()).unwrap();
+    let filter =
+        Filter::from_json(&json!({"must": [{"key": "half", "match": {"value": 1}}]})).unwrap();
+    assert_eq!(d.count(Some(&filter)).unwrap(), 500);
+
+    d.drop_index().unwrap();
+    assert!(!d.has_index() && d.unindexed_points() == n);
+    // Without a graph every search is exact.
+    let queries = clustered(&mut rng, 20, dim);
+    for q in queries.chunks_exact(dim) {
+        let got = d.search(&SearchRequest::new(q, 10)).unwrap();
+        let mut req = SearchRequest::new(q, 10);
+        req.exact = true;
+        let exact = d.search(&req).unwrap();
+        assert_eq!(
+            got.iter().map(|h| h.id).collect::<Vec<_>>(),
+            exact.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
+    }
+    assert!(d.drop_payload_index("half").unwrap());
+    assert!(!d.drop_payload_index("half").unwrap(), "already gone");
+    assert!(d.payload_index_list().is_empty());
+    // Filters on the key still work, from the payloads.
+    assert_eq!(d.count(Some(&filter)).unwrap(), 500);
+    d.drop_index().unwrap(); // no graph: nothing to do
+    d.close().unwrap();
+
+    let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+    assert!(!d.has_index() && d.payload_index_list().is_empty());
+    assert_eq!((d.len(), d.count(Some(&filter)).unwrap()), (n, 500));
+    d.build_index(HnswParams::default()).unwrap();
+    assert!(d.has_index());
+    drop(d);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
