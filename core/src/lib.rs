@@ -24,6 +24,7 @@ mod durable;
 pub mod error;
 pub mod filter;
 mod huge_pages;
+mod mmr;
 pub mod index;
 mod indexed_segment;
 pub mod point;

@@ -184,6 +184,19 @@ macro_rules! read_methods {
             Ok(results.pop().unwrap_or_default())
         }
 
+        /// The `request.k` hits picked by maximal marginal relevance (cosine similarities) from
+        /// the `fetch_k` closest: close to the query and unlike each other, `lambda` in [0, 1]
+        /// weighing closeness against diversity (1: closeness alone). Hits keep their scores and
+        /// come in the order picked; `offset` skips the first picks.
+        pub fn search_mmr(
+            &$this,
+            request: &$crate::SearchRequest<'_>,
+            fetch_k: usize,
+            lambda: f32,
+        ) -> $crate::Result<Vec<$crate::ScoredPoint>> {
+            $crate::read::search_mmr(&$layers, request, fetch_k, lambda)
+        }
+
         /// Several searches in one pass over the data; results in request order. Requests that
         /// share a filter share its evaluation and its scan.
         pub fn search_batch(
@@ -450,6 +463,44 @@ pub(crate) fn scroll(
         records,
         next_offset,
     })
+}
+
+pub(crate) fn search_mmr(
+    layers: &[Layer<'_>],
+    request: &SearchRequest<'_>,
+    fetch_k: usize,
+    lambda: f32,
+) -> Result<Vec<ScoredPoint>> {
+    crate::mmr::check_lambda(lambda)?;
+    let want = request.k.saturating_add(request.offset);
+    let fetch = SearchRequest {
+        k: fetch_k.max(want),
+        offset: 0,
+        with_vector: true,
+        ..*request
+    };
+    let mut hits = search_batch(layers, std::slice::from_ref(&fetch))?
+        .pop()
+        .unwrap_or_default();
+    let order = {
+        let vectors: Vec<&[f32]> = hits
+            .iter()
+            .map(|h| h.vector.as_deref().unwrap_or_default())
+            .collect();
+        crate::mmr::select(request.vector, &vectors, want, lambda)
+    };
+    let mut slots: Vec<Option<ScoredPoint>> = hits.drain(..).map(Some).collect();
+    Ok(order
+        .into_iter()
+        .skip(request.offset)
+        .filter_map(|i| slots[i].take())
+        .map(|mut h| {
+            if !request.with_vector {
+                h.vector = None;
+            }
+            h
+        })
+        .collect())
 }
 
 pub(crate) fn search_batch(

@@ -530,6 +530,56 @@ impl Collection {
         Ok(batch_arrays(py, &results, k)?.into_any().unbind())
     }
 
+    /// `k` points picked by maximal marginal relevance from the `fetch_k` closest to the
+    /// 1-D `query` (default `max(20, 4 * k)`): each pick is the candidate most similar to the
+    /// query and least similar to the picks before it, `lambda_mult` in [0, 1] weighing the
+    /// two (1: similarity alone, 0: diversity alone; cosine similarities of the vectors).
+    /// Returns `Hits` with their usual scores, in the order picked.
+    #[pyo3(signature = (query, k = 10, fetch_k = None, lambda_mult = 0.5, filter = None, ef = None, *, score_threshold = None, with_payload = true, with_vector = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_mmr(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyAny>,
+        k: usize,
+        fetch_k: Option<usize>,
+        lambda_mult: f32,
+        filter: Option<&Bound<'_, PyAny>>,
+        ef: Option<usize>,
+        score_threshold: Option<f32>,
+        with_payload: bool,
+        with_vector: bool,
+    ) -> PyResult<Hits> {
+        let (array, single) = convert::vectors(query)?;
+        if !single {
+            return Err(error(
+                Kind::InvalidArgument,
+                "search_mmr takes one query (a 1-D vector)",
+            ));
+        }
+        let filter = convert::filter(filter)?;
+        let data = rows(&array)?;
+        let reqs = requests(
+            data,
+            1,
+            k,
+            filter.as_ref(),
+            ef,
+            score_threshold,
+            0,
+            with_payload,
+            with_vector,
+            false,
+        );
+        let fetch_k = fetch_k.unwrap_or_else(|| k.saturating_mul(4).max(20));
+        let hits = py.detach(|| {
+            self.store.read(|inner| {
+                each_kind!(inner, |c| c.search_mmr(&reqs[0], fetch_k, lambda_mult))
+            })
+        })?;
+        Hits::new(py, &hits)
+    }
+
     /// The points with these ids, in the order asked; ids that do not exist are skipped.
     #[pyo3(signature = (ids, *, with_payload = true, with_vector = false))]
     fn get(

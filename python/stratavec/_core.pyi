@@ -140,6 +140,19 @@ class Collection:
         with_vector: bool = False,
         exact: bool = False,
     ) -> Union[Hits, Tuple[npt.NDArray[Any], npt.NDArray[np.float32]]]: ...
+    def search_mmr(
+        self,
+        query: npt.ArrayLike,
+        k: int = 10,
+        fetch_k: Optional[int] = None,
+        lambda_mult: float = 0.5,
+        filter: _FilterLike = None,
+        ef: Optional[int] = None,
+        *,
+        score_threshold: Optional[float] = None,
+        with_payload: bool = True,
+        with_vector: bool = False,
+    ) -> Hits: ...
     def get(self, ids: _Ids, *, with_payload: bool = True, with_vector: bool = False) -> List[Record]: ...
     def delete(self, ids: Optional[_Ids] = None, filter: _FilterLike = None) -> int: ...
     def count(self, filter: _FilterLike = None) -> int: ...

@@ -169,3 +169,29 @@ def test_quantization_and_index_options(tmp_path):
     assert repr(sv.HNSW(m=8)) == "HNSW(m=8, ef_construction=200)"
     with pytest.raises(ValueError, match="folder"):
         sv.connect().create_collection("m", dim=4, storage="mmap")
+
+
+def test_mmr_search_picks_diverse_hits(any_db):
+    # Near-duplicates around 0 degrees, a few points at 35 and at -35 degrees.
+    angles = [0.0, 0.1, 0.2, 0.3, 35.0, 35.5, -35.0]
+    vecs = np.array([[np.cos(np.radians(a)), np.sin(np.radians(a))] for a in angles], dtype=np.float32)
+    col = any_db.create_collection("mmr", dim=2, metric="cosine")
+    col.upsert(list(range(len(angles))), vecs, [{"side": "up" if a >= 0 else "down"} for a in angles])
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    assert col.search_mmr(q, k=3, lambda_mult=1.0).ids == col.search(q, k=3).ids == [0, 1, 2]
+    picked = col.search_mmr(q, k=3, lambda_mult=0.3, with_vector=True)
+    # Weighing diversity more than similarity (0.3), each later pick is the point least like
+    # the picks so far: 35.5 degrees rather than 35, then -35.
+    assert picked.ids == [0, 5, 6]
+    assert picked[1].vector is not None and picked[1].payload is not None
+    np.testing.assert_allclose(picked.scores, [vecs[i] @ q for i in picked.ids], rtol=1e-5)
+    assert col.search_mmr(q, k=3, fetch_k=4, lambda_mult=0.3).ids[:1] == [0]
+    assert set(col.search_mmr(q, k=3, fetch_k=4, lambda_mult=0.3).ids) <= {0, 1, 2, 3}
+    up = col.search_mmr(q, k=2, lambda_mult=0.3, filter=sv.Field("side") == "up")
+    assert up.ids == [0, 5]
+    with pytest.raises(ValueError, match="lambda"):
+        col.search_mmr(q, lambda_mult=1.5)
+    with pytest.raises(ValueError, match="1-D"):
+        col.search_mmr(vecs[:2])
+    with pytest.raises(sv.DimensionMismatchError):
+        col.search_mmr([1.0, 0.0, 0.0])

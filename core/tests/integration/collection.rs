@@ -535,3 +535,71 @@ fn metric_and_type_names_round_trip() {
         .contains("unknown metric"));
     assert_eq!("float16".parse::<VectorType>().unwrap(), VectorType::F16);
 }
+
+#[test]
+fn mmr_search_trades_closeness_for_diversity() {
+    // Three tight groups of near-duplicates around directions at 0, 30 and 90 degrees.
+    let mut col = Collection::new(CollectionConfig::new(2, Metric::Cosine)).unwrap();
+    let mut vectors = Vec::new();
+    let mut payloads = Vec::new();
+    for (group, angle) in [0.0f32, 30.0, 90.0].into_iter().enumerate() {
+        for j in 0..5 {
+            let a = (angle + j as f32 * 0.2).to_radians();
+            vectors.extend([a.cos(), a.sin()]);
+            payloads.push(payload(json!({"group": group})));
+        }
+    }
+    col.upsert(&ids(0..15), &vectors, Some(payloads)).unwrap();
+    let q = [1.0, 0.05];
+    let plain = col.search(&SearchRequest::new(&q, 3)).unwrap();
+    let group = |id: PointId| match id {
+        PointId::Num(n) => n / 5,
+        PointId::Uuid(_) => unreachable!(),
+    };
+    assert!(plain.iter().all(|h| group(h.id) == 0), "plain search: one group");
+
+    // Relevance alone is the plain search.
+    let same = col.search_mmr(&SearchRequest::new(&q, 3), 15, 1.0).unwrap();
+    assert_eq!(same, plain);
+    // Weighing diversity picks one point of each group, the closest group first; then the
+    // group at 90 degrees (unlike the first) before the one at 30 (close to it). Scores intact.
+    let diverse = col.search_mmr(&SearchRequest::new(&q, 3), 15, 0.3).unwrap();
+    assert_eq!(
+        diverse.iter().map(|h| group(h.id)).collect::<Vec<_>>(),
+        vec![0, 2, 1]
+    );
+    assert_eq!(diverse[0], plain[0]);
+    for h in &diverse {
+        let at = 2 * match h.id {
+            PointId::Num(n) => n as usize,
+            PointId::Uuid(_) => unreachable!(),
+        };
+        let want = score_f64(Metric::Cosine, &q, &vectors[at..at + 2]);
+        assert!(h.vector.is_none() && h.payload.is_some());
+        assert!((f64::from(h.score) - want).abs() < 1e-5, "{} vs {want}", h.score);
+    }
+    // Only the fetched candidates are considered: fetching 5 sees one group.
+    let narrow = col.search_mmr(&SearchRequest::new(&q, 3), 5, 0.5).unwrap();
+    assert!(narrow.iter().all(|h| group(h.id) == 0));
+    // Filters, offsets and vectors as in a plain search.
+    let f = Filter::from_json(&json!({"must_not": [{"key": "group", "match": {"value": 1}}]}))
+        .unwrap();
+    let mut req = SearchRequest::new(&q, 1).with_filter(&f);
+    req.offset = 1;
+    req.with_vector = true;
+    let filtered = col.search_mmr(&req, 15, 0.5).unwrap();
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(group(filtered[0].id), 2);
+    assert_eq!(filtered[0].vector.as_ref().map(Vec::len), Some(2));
+
+    for bad in [-0.5, 1.01, f32::NAN] {
+        let e = col
+            .search_mmr(&SearchRequest::new(&q, 3), 15, bad)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)) && e.to_string().contains("lambda"));
+    }
+    let e = col
+        .search_mmr(&SearchRequest::new(&[f32::NAN, 0.0], 3), 15, 0.5)
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidVector { .. }), "{e}");
+}
