@@ -52,12 +52,15 @@ case "${1:-}" in
   python)
     # A local venv (.venv, shared with the benchmarks) with what building and testing the
     # Python package needs: maturin builds the extension, pytest / mypy (stubtest) / nbclient
-    # test it, ruff lints it, tqdm draws its progress bars.
+    # test it, ruff lints it, tqdm draws its progress bars; langchain-core with LangChain's
+    # standard tests (langchain-tests, which brings pytest-asyncio) and llama-index-core for
+    # the optional integrations.
     apt_install python3-venv python3-pip
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    { .venv/bin/python -c "import maturin, pytest, mypy, nbclient, ipykernel, tqdm, numpy" 2>/dev/null &&
+    { .venv/bin/python -c "import maturin, pytest, mypy, nbclient, ipykernel, tqdm, numpy, langchain_core, langchain_tests, llama_index.core" 2>/dev/null &&
       [ -x .venv/bin/ruff ]; } ||
-      .venv/bin/pip install -q "maturin>=1.7,<2" pytest mypy nbclient nbformat ipykernel tqdm numpy ruff
+      .venv/bin/pip install -q "maturin>=1.7,<2" pytest mypy nbclient nbformat ipykernel tqdm numpy ruff \
+        "langchain-core>=1.0,<2" "langchain-tests>=1.1,<2" "llama-index-core>=0.14,<0.15"
     ;;
   *)
     echo "usage: $0 rust|wasm|aarch64|pybench|node|python" >&2
