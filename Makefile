@@ -9,6 +9,10 @@ WASM_ENV := RUSTFLAGS="-C target-feature=+simd128 -D warnings" \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-19/bin/wasm-ld
 BUILD_STD := -Zbuild-std=std,panic_abort
 SELFTEST_WASM := target/wasm/wasm32-unknown-unknown/release/stratavec_selftest.wasm
+# The npm package: built into wasm/pkg (not committed) from wasm/ (Rust) and wasm/js/ (JS, types).
+WASM_PKG := wasm/pkg
+WASM_BIN := target/wasm-pkg/wasm32-unknown-unknown/wasm/stratavec_wasm.wasm
+WASM_BINDGEN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/wasm-bindgen
 
 .PHONY: help
 help: ## List the targets
@@ -63,6 +67,17 @@ test-python: python ## The Python package: ruff, stubs checked against the binar
 .PHONY: test-scalar
 test-scalar: ## The core's integration tests again with the scalar kernels forced (minus the slow HNSW build on wordnet)
 	STRATAVEC_SIMD=scalar cargo test -p stratavec-core --release --test integration -- --skip hnsw::recall_on_wordnet
+
+.PHONY: wasm-pkg
+wasm-pkg: ## Build the npm package into wasm/pkg: the core for wasm32 with simd128, wasm-bindgen glue, the JS wrapper and types
+	scripts/setup.sh wasm
+	scripts/setup.sh wasm-bindgen
+	$(WASM_ENV) $(DEB_CARGO) build --profile wasm --target wasm32-unknown-unknown $(BUILD_STD) \
+		-p stratavec-wasm --target-dir target/wasm-pkg
+	rm -rf $(WASM_PKG)
+	$(WASM_BINDGEN) --target web --out-dir $(WASM_PKG) $(WASM_BIN)
+	cp wasm/js/index.js wasm/js/index.d.ts wasm/js/package.json wasm/README.md $(WASM_PKG)/
+	@echo "$(WASM_PKG)/stratavec_wasm_bg.wasm: $$(gzip -9 -c $(WASM_PKG)/stratavec_wasm_bg.wasm | wc -c) bytes gzipped"
 
 .PHONY: test-wasm
 test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under Node

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Makefile targets need on a fresh Debian machine. Idempotent: each step checks
-# before it installs. Usage: scripts/setup.sh rust|wasm|aarch64|pybench|node|python
+# before it installs. Usage: scripts/setup.sh rust|wasm|wasm-bindgen|browser|aarch64|pybench|node|python
 set -euo pipefail
 
 need_apt_update=1
@@ -36,6 +36,23 @@ case "${1:-}" in
     # wasm-ld. Call it by full path: rustup's cargo stays first on PATH.
     apt_install rustc-web cargo-web rust-web-src lld-19
     ;;
+  wasm-bindgen)
+    # The CLI that writes the JS glue must be the exact version of the wasm-bindgen crate in
+    # Cargo.lock. (Not --locked: the CLI's own lock file names a dependency release the crates
+    # mirror here lacks; cargo resolves an equivalent one.)
+    want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+    bin="${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"
+    if ! { [ -x "$bin" ] && [ "$("$bin" --version | awk '{print $2}')" = "$want" ]; }; then
+      echo "setup: cargo install wasm-bindgen-cli --version $want (about 3 minutes)"
+      cargo install -q wasm-bindgen-cli --version "$want"
+    fi
+    ;;
+  browser)
+    # Headless Chromium for the browser tests, driven by playwright-core (npm, in wasm/tests).
+    apt_install chromium
+    command -v node >/dev/null || apt_install nodejs npm
+    (cd wasm/tests && { [ -d node_modules/playwright-core ] || npm ci --silent --no-audit --no-fund; })
+    ;;
   aarch64)
     # Cross-compile the self-test for aarch64 with Debian's Rust and run it under qemu-user,
     # so the NEON kernels execute on an x86_64 machine.
@@ -63,7 +80,7 @@ case "${1:-}" in
         "langchain-core>=1.0,<2" "langchain-tests>=1.1,<2" "llama-index-core>=0.14,<0.15"
     ;;
   *)
-    echo "usage: $0 rust|wasm|aarch64|pybench|node|python" >&2
+    echo "usage: $0 rust|wasm|wasm-bindgen|browser|aarch64|pybench|node|python" >&2
     exit 2
     ;;
 esac

@@ -231,3 +231,22 @@ impl StorageOptions {
         Ok(())
     }
 }
+
+/// Checks a collection name: 1 to 255 characters from `A-Z a-z 0-9 _ - .`, not starting with
+/// `.`, so a name is always one plain folder name on every platform.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "collection name {name:?} is not allowed: use 1 to 255 of the characters A-Z a-z 0-9 _ - . \
+             and do not start with a dot"
+        )))
+    }
+}

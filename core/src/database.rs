@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::CollectionConfig;
+use crate::config::{validate_collection_name, CollectionConfig};
 use crate::durable::{DurableCollection, DurableOptions};
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
@@ -18,25 +18,6 @@ const COLLECTIONS: &str = "collections";
 pub struct Database {
     root: PathBuf,
     options: DurableOptions,
-}
-
-/// Checks a collection name: 1 to 255 characters from `A-Z a-z 0-9 _ - .`, not starting with
-/// `.`, so a name is always one plain folder name on every platform.
-pub fn validate_collection_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "collection name {name:?} is not allowed: use 1 to 255 of the characters A-Z a-z 0-9 _ - . \
-             and do not start with a dot"
-        )))
-    }
 }
 
 impl Database {

@@ -24,9 +24,9 @@ mod durable;
 pub mod error;
 pub mod filter;
 mod huge_pages;
-mod mmr;
 pub mod index;
 mod indexed_segment;
+mod mmr;
 pub mod point;
 pub mod quantization;
 mod read;
@@ -37,9 +37,12 @@ mod topk;
 mod vectors;
 
 pub use collection::Collection;
-pub use config::{CollectionConfig, Metric, StorageOptions, StorageTier, VectorType, MAX_DIM};
+pub use config::{
+    validate_collection_name, CollectionConfig, Metric, StorageOptions, StorageTier, VectorType,
+    MAX_DIM,
+};
 #[cfg(feature = "fs")]
-pub use database::{validate_collection_name, Database};
+pub use database::Database;
 #[cfg(feature = "fs")]
 pub use durable::{DurableCollection, DurableOptions, RecoveryReport};
 pub use error::{Error, Result};

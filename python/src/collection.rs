@@ -573,9 +573,8 @@ impl Collection {
         );
         let fetch_k = fetch_k.unwrap_or_else(|| k.saturating_mul(4).max(20));
         let hits = py.detach(|| {
-            self.store.read(|inner| {
-                each_kind!(inner, |c| c.search_mmr(&reqs[0], fetch_k, lambda_mult))
-            })
+            self.store
+                .read(|inner| each_kind!(inner, |c| c.search_mmr(&reqs[0], fetch_k, lambda_mult)))
         })?;
         Hits::new(py, &hits)
     }

@@ -556,7 +556,10 @@ fn mmr_search_trades_closeness_for_diversity() {
         PointId::Num(n) => n / 5,
         PointId::Uuid(_) => unreachable!(),
     };
-    assert!(plain.iter().all(|h| group(h.id) == 0), "plain search: one group");
+    assert!(
+        plain.iter().all(|h| group(h.id) == 0),
+        "plain search: one group"
+    );
 
     // Relevance alone is the plain search.
     let same = col.search_mmr(&SearchRequest::new(&q, 3), 15, 1.0).unwrap();
@@ -576,14 +579,18 @@ fn mmr_search_trades_closeness_for_diversity() {
         };
         let want = score_f64(Metric::Cosine, &q, &vectors[at..at + 2]);
         assert!(h.vector.is_none() && h.payload.is_some());
-        assert!((f64::from(h.score) - want).abs() < 1e-5, "{} vs {want}", h.score);
+        assert!(
+            (f64::from(h.score) - want).abs() < 1e-5,
+            "{} vs {want}",
+            h.score
+        );
     }
     // Only the fetched candidates are considered: fetching 5 sees one group.
     let narrow = col.search_mmr(&SearchRequest::new(&q, 3), 5, 0.5).unwrap();
     assert!(narrow.iter().all(|h| group(h.id) == 0));
     // Filters, offsets and vectors as in a plain search.
-    let f = Filter::from_json(&json!({"must_not": [{"key": "group", "match": {"value": 1}}]}))
-        .unwrap();
+    let f =
+        Filter::from_json(&json!({"must_not": [{"key": "group", "match": {"value": 1}}]})).unwrap();
     let mut req = SearchRequest::new(&q, 1).with_filter(&f);
     req.offset = 1;
     req.with_vector = true;
