@@ -75,7 +75,7 @@ wasm-pkg: ## Build the npm package into wasm/pkg: the core for wasm32 with simd1
 	$(WASM_ENV) $(DEB_CARGO) build --profile wasm --target wasm32-unknown-unknown $(BUILD_STD) \
 		-p stratavec-wasm --target-dir target/wasm-pkg
 	rm -rf $(WASM_PKG)
-	$(WASM_BINDGEN) --target web --out-dir $(WASM_PKG) $(WASM_BIN)
+	$(WASM_BINDGEN) --target web --remove-name-section --remove-producers-section --out-dir $(WASM_PKG) $(WASM_BIN)
 	cp wasm/js/index.js wasm/js/index.d.ts wasm/js/package.json wasm/README.md $(WASM_PKG)/
 	@echo "$(WASM_PKG)/stratavec_wasm_bg.wasm: $$(gzip -9 -c $(WASM_PKG)/stratavec_wasm_bg.wasm | wc -c) bytes gzipped"
 

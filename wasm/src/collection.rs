@@ -145,8 +145,8 @@ impl Collection {
     }
 
     /// A collection read from snapshot bytes (written by `toSnapshot` here or by any other
-    /// host: Python, Node, the server). The bytes are checked and copied; searches read them in
-    /// place, and the first write turns them into an ordinary collection.
+    /// host: Python, Node, the server). The bytes are copied and every checksum checked;
+    /// searches read them in place, and the first write turns them into an ordinary collection.
     /// `options.quantization` ranks searches by int8 or binary codes computed on load.
     #[wasm_bindgen(js_name = fromSnapshot)]
     pub fn from_snapshot(bytes: &Uint8Array, options: JsValue) -> Result<Collection, JsValue> {
@@ -155,6 +155,9 @@ impl Collection {
             quantization = convert::quantization(&x)?;
         }
         let mut s = Snapshot::from_bytes(&bytes.to_vec()).or_throw()?;
+        // Bytes from the network or browser storage: check every checksum now (a pass over
+        // memory), so damage is an error here rather than a wrong answer later.
+        s.verify().or_throw()?;
         if quantization.is_some() {
             s.set_quantization(quantization).or_throw()?;
         }
