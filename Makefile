@@ -41,7 +41,7 @@ python: ## Build the Python package into the local venv (.venv) with maturin, as
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/pip install -q --no-build-isolation .
 
 .PHONY: test
-test: lint test-rust test-scalar test-wasm test-aarch64 test-python ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu, Python)
+test: lint test-rust test-scalar test-wasm test-aarch64 test-python test-js ## Run every test (lint, native, forced-scalar, wasm32 under Node, aarch64 under qemu, Python, the npm package in Node and Chromium)
 
 .PHONY: lint
 lint: ## rustfmt --check, clippy -D warnings (workspace, and the core without features as wasm builds it), rustdoc links
@@ -78,6 +78,12 @@ wasm-pkg: ## Build the npm package into wasm/pkg: the core for wasm32 with simd1
 	$(WASM_BINDGEN) --target web --remove-name-section --remove-producers-section --out-dir $(WASM_PKG) $(WASM_BIN)
 	cp wasm/js/index.js wasm/js/index.d.ts wasm/js/package.json wasm/README.md $(WASM_PKG)/
 	@echo "$(WASM_PKG)/stratavec_wasm_bg.wasm: $$(gzip -9 -c $(WASM_PKG)/stratavec_wasm_bg.wasm | wc -c) bytes gzipped"
+
+.PHONY: test-js
+test-js: wasm-pkg python ## The npm package: its API under Node, then in headless Chromium (persistence, a Python snapshot, the demo page)
+	scripts/setup.sh browser
+	node --test wasm/tests/node.test.mjs
+	STRATAVEC_PYTHON=.venv/bin/python node --test --test-concurrency=1 wasm/tests/browser.test.mjs
 
 .PHONY: test-wasm
 test-wasm: ## Build the core for wasm32 (simd128) and run its self-test under Node

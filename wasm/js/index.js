@@ -108,6 +108,7 @@ async function readAll(response, total, onProgress) {
 // -- storage backends: one snapshot per collection, written atomically ------------------------
 
 const EXT = ".svdb";
+const META = ".settings.json";
 
 /** OPFS: one directory per database, a file per collection. `createWritable` writes a swap
  * file that replaces the old one only when closed, so a save is all or nothing. */
@@ -140,9 +141,9 @@ class OpfsStore {
     return names.sort();
   }
 
-  async read(name) {
+  async readFile(file) {
     try {
-      const handle = await this.dir.getFileHandle(name + EXT);
+      const handle = await this.dir.getFileHandle(file);
       return new Uint8Array(await (await handle.getFile()).arrayBuffer());
     } catch (e) {
       if (e && e.name === "NotFoundError") return null;
@@ -150,8 +151,8 @@ class OpfsStore {
     }
   }
 
-  async write(name, bytes) {
-    const handle = await this.dir.getFileHandle(name + EXT, { create: true });
+  async writeFile(file, bytes) {
+    const handle = await this.dir.getFileHandle(file, { create: true });
     const w = await handle.createWritable();
     try {
       await w.write(bytes);
@@ -162,11 +163,27 @@ class OpfsStore {
     }
   }
 
+  async read(name) {
+    const bytes = await this.readFile(name + EXT);
+    if (bytes === null) return null;
+    const meta = await this.readFile(name + META);
+    return { bytes, meta: meta === null ? {} : JSON.parse(new TextDecoder().decode(meta)) };
+  }
+
+  // The snapshot, then its settings: a crash between the two leaves the new points with the
+  // previous settings (payload indexes and quantization are rebuilt from settings on load).
+  async write(name, bytes, meta) {
+    await this.writeFile(name + EXT, bytes);
+    await this.writeFile(name + META, new TextEncoder().encode(JSON.stringify(meta)));
+  }
+
   async remove(name) {
-    try {
-      await this.dir.removeEntry(name + EXT);
-    } catch (e) {
-      if (!e || e.name !== "NotFoundError") throw e;
+    for (const file of [name + EXT, name + META]) {
+      try {
+        await this.dir.removeEntry(file);
+      } catch (e) {
+        if (!e || e.name !== "NotFoundError") throw e;
+      }
     }
   }
 }
@@ -206,12 +223,12 @@ class IdbStore {
 
   async read(name) {
     const v = await this.run("readonly", (s) => s.get(name));
-    return v === undefined ? null : new Uint8Array(v);
+    return v === undefined ? null : { bytes: new Uint8Array(v.snapshot), meta: v.meta };
   }
 
-  write(name, bytes) {
+  write(name, bytes, meta) {
     // Stored as its own ArrayBuffer (a view into wasm memory must not be kept).
-    return this.run("readwrite", (s) => s.put(bytes.slice().buffer, name));
+    return this.run("readwrite", (s) => s.put({ snapshot: bytes.slice().buffer, meta }, name));
   }
 
   remove(name) {
@@ -229,10 +246,11 @@ class MemoryStore {
     return [...this.files.keys()].sort();
   }
   async read(name) {
-    return this.files.has(name) ? this.files.get(name).slice() : null;
+    const f = this.files.get(name);
+    return f === undefined ? null : { bytes: f.bytes.slice(), meta: structuredClone(f.meta) };
   }
-  async write(name, bytes) {
-    this.files.set(name, bytes.slice());
+  async write(name, bytes, meta) {
+    this.files.set(name, { bytes: bytes.slice(), meta: structuredClone(meta) });
   }
   async remove(name) {
     this.files.delete(name);
@@ -297,9 +315,16 @@ export class Database {
   async getCollection(name) {
     validateCollectionName(name);
     if (this.open.has(name)) return this.open.get(name);
-    const bytes = await this.store.read(name);
-    if (bytes === null) throw stratavecError("NOT_FOUND", `collection ${JSON.stringify(name)} does not exist in database ${JSON.stringify(this.name)}`);
-    const col = Collection.fromSnapshot(bytes);
+    const stored = await this.store.read(name);
+    if (stored === null) throw stratavecError("NOT_FOUND", `collection ${JSON.stringify(name)} does not exist in database ${JSON.stringify(this.name)}`);
+    const { bytes, meta } = stored;
+    const col = Collection.fromSnapshot(bytes, meta.quantization ? { quantization: meta.quantization } : undefined);
+    try {
+      for (const [field, type] of Object.entries(meta.payloadIndexes || {})) col.createPayloadIndex(field, type);
+    } catch (e) {
+      col.free();
+      throw e;
+    }
     this.open.set(name, col);
     return col;
   }
@@ -331,7 +356,9 @@ export class Database {
     for (const n of names) {
       const col = this.open.get(n);
       if (col === undefined) throw stratavecError("NOT_FOUND", `collection ${JSON.stringify(n)} is not open`);
-      await this.store.write(n, col.toSnapshot());
+      // The snapshot holds the points and the graph; payload indexes and quantization are
+      // settings, rebuilt when the collection is read back.
+      await this.store.write(n, col.toSnapshot(), { payloadIndexes: col.payloadIndexes(), quantization: col.quantization });
     }
   }
 
