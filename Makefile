@@ -116,7 +116,7 @@ fuzz: ## Fuzz every loader for FUZZ_SECONDS each (nightly + cargo-fuzz); save cr
 	done
 
 .PHONY: bench
-bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib, usearch and FAISS on wordnet and a seeded 1M x 128 set; tables and plots in bench/out/
+bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs hnswlib, usearch and FAISS on wordnet and a seeded 1M x 128 set, the npm package vs hnswlib-wasm and voy-search in Chromium; tables and plots in bench/out/
 	scripts/setup.sh rust
 	mkdir -p bench/out
 	cargo bench -p stratavec-core
@@ -131,6 +131,10 @@ bench: ## Benchmarks: kernels, exact search, memory bandwidth, storage, HNSW vs 
 	.venv/bin/python bench/synthetic.py bench/out/synthetic-1m
 	.venv/bin/python bench/hnsw_wordnet.py target/release/examples/hnsw_bench 16 200 2 bench/out/hnsw_synthetic.png \
 		--data bench/out/synthetic-1m | tee bench/out/hnsw_synthetic.md
+	$(MAKE) wasm-pkg
+	scripts/setup.sh browser
+	cd bench/browser && { [ -d node_modules/voy-search ] || npm ci --silent --no-audit --no-fund; }
+	node bench/browser/run.mjs bench/out target/release/examples/hnsw_bench | tee bench/out/browser.md
 
 .PHONY: clean
 clean: ## Remove build outputs

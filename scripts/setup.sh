@@ -48,10 +48,11 @@ case "${1:-}" in
     fi
     ;;
   browser)
-    # Headless Chromium for the browser tests, driven by playwright-core (npm, in wasm/tests).
+    # Headless Chromium for the browser tests, driven by playwright-core; esbuild bundles the
+    # test app that imports the package by name (npm, both pinned in wasm/tests).
     apt_install chromium
     command -v node >/dev/null || apt_install nodejs npm
-    (cd wasm/tests && { [ -d node_modules/playwright-core ] || npm ci --silent --no-audit --no-fund; })
+    (cd wasm/tests && { [ -d node_modules/playwright-core ] && [ -d node_modules/esbuild ] || npm ci --silent --no-audit --no-fund; })
     ;;
   aarch64)
     # Cross-compile the self-test for aarch64 with Debian's Rust and run it under qemu-user,

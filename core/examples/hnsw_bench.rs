@@ -11,6 +11,7 @@
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
 //! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8|binary] [--data DIR]
+//!        hnsw_bench --sweep-snapshot PATH [int8|binary] (only the search sweep, on a snapshot in memory)
 //! (`--data`: another set laid out like wordnet-minilm, searched by Euclidean distance: the
 //! seeded synthetic set `bench/synthetic.py` writes)
 //! (`int8`/`binary`: searches rank by codes and rescore, reported as engine `stratavec-int8` or
@@ -21,7 +22,7 @@ use std::time::Instant;
 
 use stratavec_core::{
     Collection, CollectionConfig, Filter, HnswParams, Metric, PayloadIndexType, PointId,
-    Quantization, SearchRequest, Snapshot, StorageOptions, StorageTier, VectorType,
+    Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -45,7 +46,7 @@ const REPEATS: usize = 3;
 /// Runs every query at `ef`, `REPEATS` times; returns (queries/s of the fastest pass,
 /// recall@10 against `gt`). Only the searches are timed.
 fn run(
-    search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>,
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
     w: &Wordnet,
     gt: &[i32],
     ef: usize,
@@ -85,6 +86,21 @@ fn run(
     (nq as f64 / best, found as f64 / wanted.max(1) as f64)
 }
 
+/// The ef sweep of one engine: a JSON line per ef.
+fn sweep(
+    engine: &str,
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
+    w: &Wordnet,
+    gt: &[i32],
+) {
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
+        let (qps, recall) = run(search, w, gt, ef, None);
+        println!(
+            r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
+        );
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -122,6 +138,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         },
     };
+    // `--sweep-snapshot PATH`: only the ef sweep, on a snapshot read into memory (the browser
+    // bench's native reference: the same file, graph and queries as the page searches).
+    if let Some(path) = std::env::args()
+        .skip_while(|a| a != "--sweep-snapshot")
+        .nth(1)
+    {
+        let mut snap = Snapshot::read(std::path::Path::new(&path))?;
+        snap.set_quantization(quantization)?;
+        let gt = w.ground_truth("none").ok_or("no ground truth")?;
+        let name = engine.replacen("stratavec", "stratavec-native", 1);
+        sweep(&name, &|r| snap.search(r).unwrap_or_default(), &w, gt);
+        return Ok(());
+    }
     let n = w.len();
     let threads = std::env::var("RAYON_NUM_THREADS")
         .ok()
@@ -151,15 +180,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         col.overwrite_payload(std::slice::from_ref(id), p);
     }
     let gt = w.ground_truth("none").ok_or("no ground truth")?;
-    let sweep =
-        |engine: &str, search: &dyn Fn(&SearchRequest<'_>) -> Vec<stratavec_core::ScoredPoint>| {
-            for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
-                let (qps, recall) = run(search, &w, gt, ef, None);
-                println!(
-                    r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
-                );
-            }
-        };
+    let sweep = |engine: &str, search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>| {
+        sweep(engine, search, &w, gt)
+    };
     sweep(&engine, &|r| col.search(r).unwrap_or_default());
 
     let path = std::env::temp_dir().join(format!("stratavec-bench-{}.svdb", std::process::id()));

@@ -7,13 +7,14 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ let server, base, browser, context, fixtures, profile;
 function serve(req, res) {
   const url = new URL(req.url, "http://x");
   const [, top, ...rest] = url.pathname.split("/");
-  const roots = { pkg: path.join(WASM, "pkg"), demo: path.join(WASM, "demo"), tests: HERE, fixtures };
+  const roots = { pkg: path.join(WASM, "pkg"), demo: path.join(WASM, "demo"), tests: HERE, fixtures, bundled: path.join(fixtures, "app", "dist") };
   const root = roots[top];
   const file = root && path.resolve(root, ...rest);
   if (!file || !file.startsWith(root + path.sep)) return res.writeHead(404).end();
@@ -212,5 +213,31 @@ test("the demo page searches a snapshot (screenshot in target/browser/demo.png)"
   mkdirSync(out, { recursive: true });
   const shot = await p.screenshot({ path: path.join(out, "demo.png"), fullPage: true });
   assert.ok(shot.length > 10_000);
+  await p.close();
+});
+
+test("an app bundled with esbuild imports the package by name and searches", async () => {
+  // The package installed as an app would have it (node_modules/stratavec), bundled into one
+  // module; the .wasm is copied beside the bundle, where the package looks for it.
+  const app = path.join(fixtures, "app");
+  cpSync(path.join(WASM, "pkg"), path.join(app, "node_modules", "stratavec"), { recursive: true });
+  writeFileSync(
+    path.join(app, "main.js"),
+    `import { init, Collection } from "stratavec";
+     await init();
+     const col = new Collection({ dim: 3, metric: "euclid", index: "flat" });
+     col.upsert([1, 2, 3], new Float32Array([0, 0, 0, 1, 1, 1, 5, 5, 5]), [{ t: "a" }, { t: "b" }, { t: "c" }]);
+     window.result = col.search(new Float32Array([0.9, 0.9, 0.9]), { k: 2 }).ids;`,
+  );
+  await build({ entryPoints: [path.join(app, "main.js")], bundle: true, format: "esm", outfile: path.join(app, "dist", "app.js"), logLevel: "error" });
+  copyFileSync(path.join(WASM, "pkg", "stratavec_wasm_bg.wasm"), path.join(app, "dist", "stratavec_wasm_bg.wasm"));
+  writeFileSync(path.join(app, "dist", "index.html"), `<!doctype html><script type="module" src="./app.js"></script>`);
+  const p = await browser.newPage();
+  const errors = [];
+  p.on("pageerror", (e) => errors.push(String(e)));
+  await p.goto(`${base}/bundled/index.html`);
+  await p.waitForFunction(() => window.result !== undefined);
+  assert.deepEqual(await p.evaluate(() => window.result), [2, 1]);
+  assert.deepEqual(errors, []);
   await p.close();
 });
