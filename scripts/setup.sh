@@ -49,10 +49,11 @@ case "${1:-}" in
     ;;
   browser)
     # Headless Chromium for the browser tests, driven by playwright-core; esbuild bundles the
-    # test app that imports the package by name (npm, both pinned in wasm/tests).
+    # test app that imports the package by name; typescript checks the package's types (npm,
+    # pinned by wasm/tests/package-lock.json).
     apt_install chromium
     command -v node >/dev/null || apt_install nodejs npm
-    (cd wasm/tests && { [ -d node_modules/playwright-core ] && [ -d node_modules/esbuild ] || npm ci --silent --no-audit --no-fund; })
+    (cd wasm/tests && { [ -d node_modules/playwright-core ] && [ -d node_modules/esbuild ] && [ -d node_modules/typescript ] || npm ci --silent --no-audit --no-fund; })
     ;;
   aarch64)
     # Cross-compile the self-test for aarch64 with Debian's Rust and run it under qemu-user,

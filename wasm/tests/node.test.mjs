@@ -3,6 +3,7 @@
 // (after `make wasm-pkg`).
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { test } from "node:test";
@@ -291,5 +292,15 @@ test("snapshots load from a URL with progress", async () => {
   } finally {
     server.close();
     col.free();
+  }
+});
+
+test("the TypeScript types compile against a usage sample and reject misuse (tsc --strict)", () => {
+  const tsc = new URL("./node_modules/typescript/bin/tsc", import.meta.url).pathname;
+  const config = new URL("./types/tsconfig.json", import.meta.url).pathname;
+  try {
+    execFileSync(process.execPath, [tsc, "-p", config], { encoding: "utf8", stdio: "pipe" });
+  } catch (e) {
+    assert.fail(`tsc reported:\n${e.stdout}${e.stderr}`);
   }
 });
