@@ -35,8 +35,9 @@ mod aarch64;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm32;
 
-/// Asks the CPU to start loading the first `lines` cache lines of `bytes` (x86_64; a no-op
-/// elsewhere). Scans over scattered rows use it to overlap memory latencies.
+/// Asks the CPU to start loading the first `lines` cache lines of `bytes` (x86_64: a prefetch
+/// hint; wasm32: a load whose value is discarded; a no-op elsewhere). Scans over scattered rows
+/// use it to overlap memory latencies.
 #[inline(always)]
 pub(crate) fn prefetch(bytes: &[u8], lines: usize) {
     #[cfg(target_arch = "x86_64")]
@@ -45,7 +46,15 @@ pub(crate) fn prefetch(bytes: &[u8], lines: usize) {
         // SAFETY: a prefetch is a hint that never faults, and the pointer is in bounds.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    // WebAssembly has no prefetch instruction. A load starts the cache miss all the same, and
+    // the misses of all the rows hinted before scoring the first then overlap (the engine runs
+    // the loads out of order); volatile, so neither LLVM nor the engine drops the unused value.
+    #[cfg(target_arch = "wasm32")]
+    for line in bytes.chunks(64).take(lines) {
+        // SAFETY: the pointer is in bounds of `bytes`, and a u8 needs no alignment.
+        unsafe { std::ptr::read_volatile(line.as_ptr()) };
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "wasm32")))]
     let _ = (bytes, lines);
 }
 
