@@ -138,6 +138,11 @@ class Store:
             if collection_name in self.db:
                 self.collection = self.db.get_collection(collection_name)
 
+    @property
+    def metric(self) -> str:
+        """The collection's metric (the one it will be made with, before the first write)."""
+        return self.collection.metric if self.collection is not None else str(self.create_args["metric"])
+
     def writable(self, dim: int) -> sv.Collection:
         """The collection, created with dimension `dim` if there is none yet."""
         if self.collection is None:

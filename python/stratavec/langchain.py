@@ -88,7 +88,6 @@ class StratavecVectorStore(VectorStore):
             storage=storage,
             quantization=quantization,
         )
-        self._metric = self._store.collection.metric if self._store.collection is not None else metric
         self.text_key = text_key
         self.id_key = id_key
 
@@ -249,7 +248,7 @@ class StratavecVectorStore(VectorStore):
         return [d for d, _ in await self.asimilarity_search_with_score(query, k, filter, **kwargs)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        return _relevance(self._metric)
+        return _relevance(self._store.metric)
 
     def max_marginal_relevance_search_by_vector(
         self,

@@ -118,7 +118,6 @@ class StratavecVectorStore(BasePydanticVectorStore):
     flat_metadata: bool = False
 
     _store: docs.Store = PrivateAttr()
-    _metric: str = PrivateAttr()
 
     def __init__(
         self,
@@ -143,7 +142,6 @@ class StratavecVectorStore(BasePydanticVectorStore):
             storage=storage,
             quantization=quantization,
         )
-        self._metric = self._store.collection.metric if self._store.collection is not None else metric
 
     @classmethod
     def class_name(cls) -> str:
@@ -296,7 +294,7 @@ class StratavecVectorStore(BasePydanticVectorStore):
             assert isinstance(found, sv.Hits)
             hits = found
         nodes = [metadata_dict_to_node(h.payload or {}) for h in hits]
-        if self._metric in ("cosine", "dot"):
+        if self._store.metric in ("cosine", "dot"):
             similarities = [float(h.score) for h in hits]
         else:
             similarities = [1.0 / (1.0 + float(h.score)) for h in hits]

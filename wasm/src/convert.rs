@@ -49,6 +49,15 @@ fn elements(v: &JsValue, what: &str) -> Result<Array, JsValue> {
     )))
 }
 
+/// A BigInt's decimal digits (with a `-` when negative).
+fn bigint_text(v: &JsValue) -> String {
+    BigInt::unchecked_from_js_ref(v)
+        .to_string(10)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}
+
 /// One id: a non-negative safe integer, a BigInt in u64 range, or a UUID (or decimal) string.
 pub(crate) fn point_id(v: &JsValue) -> Result<PointId, JsValue> {
     if let Some(x) = v.as_f64() {
@@ -60,11 +69,7 @@ pub(crate) fn point_id(v: &JsValue) -> Result<PointId, JsValue> {
         )));
     }
     if v.is_bigint() {
-        let text = BigInt::unchecked_from_js_ref(v)
-            .to_string(10)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default();
+        let text = bigint_text(v);
         return text.parse::<u64>().map(PointId::Num).map_err(|_| {
             invalid(format!(
                 "point id {text}n is not an unsigned 64-bit integer"
@@ -147,11 +152,7 @@ fn to_json_at(v: &JsValue, at: &str, depth: usize) -> Result<Value, JsValue> {
             .ok_or_else(|| invalid(format!("{at} is {x}, which JSON cannot hold")));
     }
     if v.is_bigint() {
-        let text = BigInt::unchecked_from_js_ref(v)
-            .to_string(10)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default();
+        let text = bigint_text(v);
         return text
             .parse::<i64>()
             .map(Value::from)
