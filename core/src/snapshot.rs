@@ -28,6 +28,12 @@ impl Snapshot {
         Snapshot::from_segment(Segment::from_bytes(FileBytes::copy_from(bytes))?)
     }
 
+    /// Validates snapshot bytes that `fill` writes into the snapshot's own buffer of `len`
+    /// bytes: one copy, for hosts whose bytes live outside Rust's memory (a JS `Uint8Array`).
+    pub fn from_fill(len: usize, fill: impl FnOnce(&mut [u8])) -> Result<Snapshot> {
+        Snapshot::from_segment(Segment::from_bytes(FileBytes::filled_by(len, fill))?)
+    }
+
     /// Reads a snapshot file into memory and validates it.
     #[cfg(feature = "fs")]
     pub fn read(path: &std::path::Path) -> Result<Snapshot> {

@@ -154,7 +154,10 @@ impl Collection {
         for (_, x) in convert::options(&options, "fromSnapshot", &["quantization"])? {
             quantization = convert::quantization(&x)?;
         }
-        let mut s = Snapshot::from_bytes(&bytes.to_vec()).or_throw()?;
+        // Copied once, straight into the snapshot's aligned buffer: wasm memory never shrinks,
+        // so an intermediate copy would cost the snapshot's size for good.
+        let mut s =
+            Snapshot::from_fill(bytes.length() as usize, |buf| bytes.copy_to(buf)).or_throw()?;
         // Bytes from the network or browser storage: check every checksum now (a pass over
         // memory), so damage is an error here rather than a wrong answer later.
         s.verify().or_throw()?;

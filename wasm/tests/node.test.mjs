@@ -304,3 +304,23 @@ test("the TypeScript types compile against a usage sample and reject misuse (tsc
     assert.fail(`tsc reported:\n${e.stdout}${e.stderr}`);
   }
 });
+
+test("a snapshot is copied once into wasm memory", async () => {
+  // A second glue instance, so its memory holds only what this test loads.
+  const glue = await import(`../pkg/stratavec_wasm.js?fresh=${Date.now()}`);
+  const exports = await glue.default({ module_or_path: readFileSync(new URL("../pkg/stratavec_wasm_bg.wasm", import.meta.url)) });
+  const dim = 64;
+  const n = 30000;
+  // Written by the first instance, so nothing freed in this one's memory can be reused.
+  const build = new Collection({ dim, metric: "euclid", index: "flat" });
+  build.upsert(Array.from({ length: n }, (_, i) => i), vectors(n, dim, 3));
+  const bytes = build.toSnapshot();
+  build.free();
+  const before = exports.memory.buffer.byteLength;
+  const col = glue.Collection.fromSnapshot(bytes);
+  const grown = exports.memory.buffer.byteLength - before;
+  assert.equal(col.length, n);
+  // wasm memory never shrinks: a second copy of the bytes would stay in it for good.
+  assert.ok(grown < 1.5 * bytes.length, `memory grew ${grown} bytes for a ${bytes.length}-byte snapshot`);
+  col.free();
+});

@@ -20,12 +20,15 @@ enum Inner {
 impl FileBytes {
     /// Copies `bytes` into an aligned buffer.
     pub fn copy_from(bytes: &[u8]) -> FileBytes {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        FileBytes(Inner::Heap {
-            words,
-            len: bytes.len(),
-        })
+        FileBytes::filled_by(bytes.len(), |buf| buf.copy_from_slice(bytes))
+    }
+
+    /// An aligned buffer of `len` bytes written by `fill` (which receives it zeroed): for
+    /// hosts that copy bytes in from elsewhere (a JS `Uint8Array`) without a second copy.
+    pub fn filled_by(len: usize, fill: impl FnOnce(&mut [u8])) -> FileBytes {
+        let mut words = vec![0u64; len.div_ceil(8)];
+        fill(&mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len]);
+        FileBytes(Inner::Heap { words, len })
     }
 
     /// Reads a whole file into an aligned buffer.
