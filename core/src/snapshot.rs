@@ -146,6 +146,13 @@ impl Snapshot {
         self.segment.is_mapped()
     }
 
+    /// The snapshot file itself, as read or mapped: snapshots are immutable, so these bytes
+    /// are this collection's snapshot (payload indexes and codes built since opening are not
+    /// in it; no file holds those).
+    pub fn file_bytes(&self) -> &[u8] {
+        self.segment.file_bytes()
+    }
+
     /// A writable in-memory collection with the same points (restore).
     pub fn to_collection(&self) -> Result<Collection> {
         Collection::from_segment(&self.segment)

@@ -172,12 +172,11 @@ impl Collection {
     /// The collection as snapshot bytes: one file that opens in every host.
     #[wasm_bindgen(js_name = toSnapshot)]
     pub fn to_snapshot(&self) -> Result<Uint8Array, JsValue> {
-        let bytes = match &self.inner {
-            Inner::Memory(c) => c.snapshot_bytes(),
-            Inner::Snapshot(s) => s.to_collection().and_then(|c| c.snapshot_bytes()),
+        match &self.inner {
+            Inner::Memory(c) => Ok(Uint8Array::from(c.snapshot_bytes().or_throw()?.as_slice())),
+            // Not written to since it was read: the bytes it was read from.
+            Inner::Snapshot(s) => Ok(Uint8Array::from(s.file_bytes())),
         }
-        .or_throw()?;
-        Ok(Uint8Array::from(bytes.as_slice()))
     }
 
     /// The number of components per vector.

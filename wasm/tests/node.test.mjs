@@ -173,6 +173,7 @@ test("snapshots round-trip and become writable on the first write", () => {
   assert.ok(bytes instanceof Uint8Array && bytes.length > N * DIM * 4);
   const back = Collection.fromSnapshot(bytes);
   assert.equal(back.length, N);
+  assert.deepEqual(back.toSnapshot(), bytes, "an unchanged snapshot writes back the bytes it was read from");
   assert.ok(back.hasIndex);
   const plain = col.search(q, { k: 10, exact: true });
   assert.deepEqual(back.search(q, { k: 10, exact: true }).ids, plain.ids);

@@ -183,6 +183,11 @@ fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<R
 }
 
 impl Segment {
+    /// The file's bytes, as read or mapped.
+    pub(crate) fn file_bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
     /// Validates `bytes` as a segment or snapshot (structure only; see [`Segment::verify`]).
     pub fn from_bytes(bytes: FileBytes) -> Result<Segment> {
         let what = "stratavec file";
