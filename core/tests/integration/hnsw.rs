@@ -256,7 +256,10 @@ fn the_graph_travels_in_snapshots() {
     let snap = stratavec_core::Snapshot::from_bytes(&bytes).unwrap();
     assert!(snap.has_index(), "the snapshot should carry the graph");
     snap.verify().unwrap();
-    assert!(snap.file_bytes() == bytes.as_slice(), "the file is kept as read");
+    assert!(
+        snap.file_bytes() == bytes.as_slice(),
+        "the file is kept as read"
+    );
     let r = recall_of(&|req| snap.search(req).unwrap(), &queries, dim, 100);
     // The file holds the compacted graph, renumbered in id order: the same graph as an
     // optimized collection, so the same answers.
