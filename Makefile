@@ -29,6 +29,12 @@ setup: ## Install every toolchain the targets need (apt, rustup components)
 demo: python ## The main job from Python: ingest wordnet-minilm (or synthetic data), index, filtered search, recall, latency, snapshot and reopen
 	.venv/bin/python python/examples/demo.py
 
+.PHONY: demo-browser
+demo-browser: python wasm-pkg ## The npm package's demo page on wordnet-minilm (or synthetic data): writes wasm/demo/demo.svdb, serves wasm/ on http://127.0.0.1:8080/demo/ until Ctrl-C
+	[ -f wasm/demo/demo.svdb ] || .venv/bin/python wasm/demo/make_snapshot.py wasm/demo/demo.svdb
+	@echo "open http://127.0.0.1:8080/demo/ (Ctrl-C stops the server)"
+	.venv/bin/python -m http.server --bind 127.0.0.1 --directory wasm 8080
+
 .PHONY: demo-rust
 demo-rust: ## The same job through the Rust core directly
 	scripts/setup.sh rust
@@ -58,8 +64,8 @@ test-rust: ## Native tests with the best SIMD level this CPU has (release, for t
 
 .PHONY: test-python
 test-python: python ## The Python package: ruff, stubs checked against the binary (stubtest), mypy, pytest, the quickstart notebook
-	.venv/bin/ruff check python bench
-	.venv/bin/ruff format --check python bench
+	.venv/bin/ruff check python bench wasm
+	.venv/bin/ruff format --check python bench wasm
 	.venv/bin/python -m mypy.stubtest stratavec._core
 	.venv/bin/python -m mypy --strict python/stratavec
 	.venv/bin/python -m pytest -q -p no:cacheprovider python/tests

@@ -23,8 +23,7 @@ def main(out: pathlib.Path) -> None:
     labels = rng.integers(0, 20, n)
     base = centres[labels] + 0.35 * rng.standard_normal((n, dim), dtype=np.float32)
     payloads = [
-        {"text": f"{WORDS[i % 10]} {WORDS[(i // 10) % 10]} #{i}", "group": int(labels[i]) % 4, "n": i}
-        for i in range(n)
+        {"text": f"{WORDS[i % 10]} {WORDS[(i // 10) % 10]} #{i}", "group": int(labels[i]) % 4, "n": i} for i in range(n)
     ]
     col = sv.connect().create_collection("fixture", dim=dim, metric="cosine", index=sv.HNSW(m=16, ef_construction=100))
     col.upsert(np.arange(n), base, payloads)
