@@ -19,11 +19,14 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: ## Install every toolchain the targets need (apt, rustup components)
+setup: ## Install every toolchain the targets need (apt, rustup components, wasm-bindgen-cli, Chromium and npm test tools, the Python venv)
 	scripts/setup.sh rust
 	scripts/setup.sh wasm
 	scripts/setup.sh aarch64
 	scripts/setup.sh node
+	scripts/setup.sh wasm-bindgen
+	scripts/setup.sh browser
+	scripts/setup.sh python
 
 .PHONY: demo
 demo: python ## The main job from Python: ingest wordnet-minilm (or synthetic data), index, filtered search, recall, latency, snapshot and reopen
@@ -63,7 +66,7 @@ test-rust: ## Native tests with the best SIMD level this CPU has (release, for t
 	cargo test --workspace --exclude stratavec-python --release
 
 .PHONY: test-python
-test-python: python ## The Python package: ruff, stubs checked against the binary (stubtest), mypy, pytest, the quickstart notebook
+test-python: python ## The Python package: ruff, stubs checked against the binary (stubtest), mypy, pytest (LangChain's standard tests, LlamaIndex, both notebooks, the demo)
 	.venv/bin/ruff check python bench wasm
 	.venv/bin/ruff format --check python bench wasm
 	.venv/bin/python -m mypy.stubtest stratavec._core
