@@ -5,15 +5,12 @@
 // Usage: node bench/browser/run.mjs OUT_DIR NATIVE_BENCH_BINARY
 
 import { execFileSync } from "node:child_process";
-import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
-import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-import { chromium } from "playwright-core";
+import { launchChromium, serveStatic } from "../../wasm/tests/harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
@@ -26,7 +23,6 @@ const VOY_QUERIES = Number(process.env.VOY_QUERIES || 100);
 // voy-search's constructor fails (`unwrap_throw`) on 100,000 of these points; it indexes the
 // first 60,000 and is measured against the exact top 10 of those.
 const VOY_POINTS = Number(process.env.VOY_POINTS || 60000);
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json" };
 
 execFileSync(path.join(ROOT, ".venv/bin/python"), [path.join(HERE, "prepare.py"), data], { stdio: "inherit" });
 const nativeSweep = (...extra) =>
@@ -38,33 +34,16 @@ const nativeSweep = (...extra) =>
 const native = nativeSweep();
 const nativeInt8 = nativeSweep("int8");
 
-const roots = {
+const server = await serveStatic({
   bench: HERE,
   pkg: path.join(ROOT, "wasm/pkg"),
   voy: path.join(HERE, "node_modules/voy-search"),
   hnswlib: path.join(HERE, "node_modules/hnswlib-wasm"),
   data,
-};
-const server = http.createServer((req, res) => {
-  const [, top, ...rest] = new URL(req.url, "http://x").pathname.split("/");
-  const root = roots[top];
-  const file = root && path.resolve(root, ...rest);
-  if (!file || !file.startsWith(root + path.sep)) return res.writeHead(404).end();
-  try {
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream", "content-length": statSync(file).size });
-  } catch {
-    return res.writeHead(404).end();
-  }
-  createReadStream(file).pipe(res);
 });
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const base = `http://127.0.0.1:${server.address().port}`;
-const profile = mkdtempSync(path.join(tmpdir(), "stratavec-bench-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const base = server.base;
+const chromium = await launchChromium();
+const context = chromium.context;
 
 async function inPage(name, ...args) {
   // A fresh page per engine, so one engine's memory does not weigh on the next.
@@ -96,9 +75,8 @@ try {
     voy: await inPage("voy", VOY_QUERIES, VOY_POINTS),
   };
 } finally {
-  await context.close();
+  await chromium.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 const wasmFile = readFileSync(path.join(ROOT, "wasm/pkg/stratavec_wasm_bg.wasm"));
 results.wasmBytes = wasmFile.length;

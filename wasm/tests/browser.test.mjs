@@ -7,61 +7,36 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+
+import { launchChromium, serveStatic } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WASM = path.resolve(HERE, "..");
 const ROOT = path.resolve(WASM, "..");
 const PYTHON = process.env.STRATAVEC_PYTHON || path.join(ROOT, ".venv/bin/python");
-const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".json": "application/json", ".svdb": "application/octet-stream" };
 
-let server, base, browser, context, fixtures, profile;
-
-/** Static files: /pkg/, /demo/ and /tests/ from wasm/, /fixtures/ from a scratch folder. */
-function serve(req, res) {
-  const url = new URL(req.url, "http://x");
-  const [, top, ...rest] = url.pathname.split("/");
-  const roots = { pkg: path.join(WASM, "pkg"), demo: path.join(WASM, "demo"), tests: HERE, fixtures, bundled: path.join(fixtures, "app", "dist") };
-  const root = roots[top];
-  const file = root && path.resolve(root, ...rest);
-  if (!file || !file.startsWith(root + path.sep)) return res.writeHead(404).end();
-  let size;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return res.writeHead(404).end();
-  }
-  res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream", "content-length": size, "cache-control": "no-store" });
-  createReadStream(file).pipe(res);
-}
+let server, base, browser, chromium, fixtures;
 
 before(async () => {
   fixtures = mkdtempSync(path.join(tmpdir(), "stratavec-fixtures-"));
   execFileSync(PYTHON, [path.join(HERE, "make_fixture.py"), fixtures], { stdio: "inherit" });
-  server = http.createServer(serve);
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  profile = mkdtempSync(path.join(tmpdir(), "stratavec-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  browser = context;
+  // /pkg/, /demo/ and /tests/ from wasm/; /fixtures/ and /bundled/ from the scratch folder.
+  server = await serveStatic({ pkg: path.join(WASM, "pkg"), demo: path.join(WASM, "demo"), tests: HERE, fixtures, bundled: path.join(fixtures, "app", "dist") });
+  base = server.base;
+  chromium = await launchChromium();
+  browser = chromium.context;
 });
 
 after(async () => {
-  if (context) await context.close();
+  if (chromium) await chromium.close();
   if (server) server.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
   if (fixtures) rmSync(fixtures, { recursive: true, force: true });
 });
 
