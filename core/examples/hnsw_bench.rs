@@ -11,7 +11,9 @@
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
 //! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8|binary] [--data DIR]
-//!        hnsw_bench --sweep-snapshot PATH [int8|binary] (only the search sweep, on a snapshot in memory)
+//!        hnsw_bench --sweep-snapshot PATH [int8|binary] [--filters | --filter NAME] (only the search
+//!        sweep, and with `--filters` the filtered runs, on a snapshot in memory; `--filter NAME`:
+//!        that filtered run alone)
 //! (`--data`: another set laid out like wordnet-minilm, searched by Euclidean distance: the
 //! seeded synthetic set `bench/synthetic.py` writes)
 //! (`int8`/`binary`: searches rank by codes and rescore, reported as engine `stratavec-int8` or
@@ -148,7 +150,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         snap.set_quantization(quantization)?;
         let gt = w.ground_truth("none").ok_or("no ground truth")?;
         let name = engine.replacen("stratavec", "stratavec-native", 1);
-        sweep(&name, &|r| snap.search(r).unwrap_or_default(), &w, gt);
+        let only: Option<String> = std::env::args().skip_while(|a| a != "--filter").nth(1);
+        if only.is_none() {
+            sweep(&name, &|r| snap.search(r).unwrap_or_default(), &w, gt);
+        }
+        if std::env::args().any(|a| a == "--filters") || only.is_some() {
+            for key in FILTER_KEYS {
+                snap.create_payload_index(key.0, key.1)?;
+            }
+            filtered(
+                &name,
+                &|r| snap.search(r).unwrap_or_default(),
+                &w,
+                only.as_deref(),
+            );
+        }
         return Ok(());
     }
     let n = w.len();
@@ -222,36 +238,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if w.filters.is_empty() {
         return Ok(());
     }
-    // Payload indexes on every key the filters use.
     let t = Instant::now();
-    for (key, kind) in [
-        ("lexname", PayloadIndexType::Keyword),
-        ("pos", PayloadIndexType::Keyword),
-        ("n_lemmas", PayloadIndexType::Integer),
-        ("gloss_len", PayloadIndexType::Integer),
-    ] {
-        col.create_payload_index(key, kind)?;
+    for key in FILTER_KEYS {
+        col.create_payload_index(key.0, key.1)?;
     }
     println!(
         r#"{{"engine": "{engine}", "event": "payload_indexes", "seconds": {:.3}}}"#,
         t.elapsed().as_secs_f64()
     );
-    for (name, spec) in &w.filters {
+    filtered(&engine, &|r| col.search(r).unwrap_or_default(), &w, None);
+    Ok(())
+}
+
+/// The payload indexes the filtered runs use: every key `filters.json` filters on.
+const FILTER_KEYS: [(&str, PayloadIndexType); 4] = [
+    ("lexname", PayloadIndexType::Keyword),
+    ("pos", PayloadIndexType::Keyword),
+    ("n_lemmas", PayloadIndexType::Integer),
+    ("gloss_len", PayloadIndexType::Integer),
+];
+
+/// Recall@10 and queries/s at ef 64 for every filter in `filters.json` (payload indexes made).
+fn filtered(
+    engine: &str,
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
+    w: &Wordnet,
+    only: Option<&str>,
+) {
+    for (name, spec) in w
+        .filters
+        .iter()
+        .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+    {
         let Some(gt) = w.ground_truth(name) else {
             continue;
         };
-        let filter = Filter::from_json(&spec["filter"])?;
-        let (qps, recall) = run(
-            &|r| col.search(r).unwrap_or_default(),
-            &w,
-            gt,
-            64,
-            Some(&filter),
-        );
+        let Ok(filter) = Filter::from_json(&spec["filter"]) else {
+            eprintln!("filter {name} does not parse");
+            continue;
+        };
+        let (qps, recall) = run(search, w, gt, 64, Some(&filter));
         println!(
             r#"{{"engine": "{engine}", "event": "filtered", "filter": "{name}", "selectivity": {}, "ef": 64, "qps": {qps:.1}, "recall": {recall:.4}}}"#,
             spec["selectivity"]
         );
     }
-    Ok(())
 }

@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 
 use crate::bitset::Bitset;
+use crate::bitset::RowSet;
 use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::{Condition, Filter};
 use crate::index::hnsw::{Allow, GraphRef};
-use crate::index::payload::{intersect, Hits, PayloadIndex};
+use crate::index::payload::{Hits, PayloadIndex};
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::quantization::Codes;
 use crate::search::exact::{self, Candidates, Query};
@@ -226,7 +227,7 @@ fn index_candidates(src: &dyn PointSource, f: &Filter) -> Option<Hits> {
             Some(Hits { rows, exact: true }) => meet(
                 &mut acc,
                 Hits {
-                    rows: complement(&rows, src.len()),
+                    rows: rows.complement(src.len()),
                     exact: true,
                 },
             ),
@@ -242,9 +243,7 @@ fn index_candidates(src: &dyn PointSource, f: &Filter) -> Option<Hits> {
         match parts {
             Some(parts) => {
                 let all_exact = parts.iter().all(|h| h.exact);
-                let mut rows: Vec<u32> = parts.into_iter().flat_map(|h| h.rows).collect();
-                rows.sort_unstable();
-                rows.dedup();
+                let rows = RowSet::union(parts.into_iter().map(|h| h.rows).collect(), src.len());
                 meet(
                     &mut acc,
                     Hits {
@@ -262,26 +261,12 @@ fn index_candidates(src: &dyn PointSource, f: &Filter) -> Option<Hits> {
     })
 }
 
-/// Rows `0..len` not in the ascending list `rows`.
-fn complement(rows: &[u32], len: usize) -> Vec<u32> {
-    let mut out = Vec::with_capacity(len.saturating_sub(rows.len()));
-    let mut next = rows.iter().peekable();
-    for r in 0..len as u32 {
-        if next.peek() == Some(&&r) {
-            next.next();
-        } else {
-            out.push(r);
-        }
-    }
-    out
-}
-
 /// Narrows `acc` to the rows also in `h`.
 fn meet(acc: &mut Option<Hits>, h: Hits) {
     *acc = Some(match acc.take() {
         None => h,
         Some(a) => Hits {
-            rows: intersect(&a.rows, &h.rows),
+            rows: a.rows.intersect(h.rows),
             exact: a.exact && h.exact,
         },
     });
@@ -315,7 +300,11 @@ fn condition_candidates(src: &dyn PointSource, c: &Condition) -> Option<Hits> {
                 .map(|r| r as u32)
                 .collect();
             rows.sort_unstable();
-            Some(Hits { rows, exact: true })
+            rows.dedup();
+            Some(Hits {
+                rows: RowSet::List(rows),
+                exact: true,
+            })
         }
         Condition::Filter(sub) => index_candidates(src, sub),
         _ => None,
@@ -326,13 +315,15 @@ fn condition_candidates(src: &dyn PointSource, c: &Condition) -> Option<Hits> {
 /// (often to exactly the answer); what they cannot decide is evaluated on the payloads, on all
 /// cores for large sources.
 pub(crate) fn matching_rows(layer: Layer<'_>, filter: &Filter) -> Result<Vec<u32>> {
+    Ok(matching(layer, filter)?.into_list())
+}
+
+/// [`matching_rows`] as the set the payload indexes produced (a bitmap stays one).
+fn matching(layer: Layer<'_>, filter: &Filter) -> Result<RowSet> {
     let src = layer.src;
     let candidates = index_candidates(src, filter);
     if let Some(Hits { rows, exact: true }) = candidates {
-        return Ok(rows
-            .into_iter()
-            .filter(|&r| layer.live(r as usize))
-            .collect());
+        return Ok(rows.without(layer.dead));
     }
     let check = |row: usize| -> Option<Result<u32>> {
         if !layer.live(row) {
@@ -344,15 +335,22 @@ pub(crate) fn matching_rows(layer: Layer<'_>, filter: &Filter) -> Result<Vec<u32
         }
     };
     let rows: Vec<usize> = match candidates {
-        Some(h) => h.rows.into_iter().map(|r| r as usize).collect(),
+        Some(h) => h.rows.into_list().into_iter().map(|r| r as usize).collect(),
         None => (0..src.len()).collect(),
     };
     #[cfg(feature = "parallel")]
     if rows.len() >= PARALLEL_FILTER_MIN_ROWS {
         use rayon::prelude::*;
-        return rows.into_par_iter().filter_map(check).collect();
+        return rows
+            .into_par_iter()
+            .filter_map(check)
+            .collect::<Result<_>>()
+            .map(RowSet::List);
     }
-    rows.into_iter().filter_map(check).collect()
+    rows.into_iter()
+        .filter_map(check)
+        .collect::<Result<_>>()
+        .map(RowSet::List)
 }
 
 pub(crate) fn count(layers: &[Layer<'_>], filter: Option<&Filter>) -> Result<usize> {
@@ -360,7 +358,7 @@ pub(crate) fn count(layers: &[Layer<'_>], filter: Option<&Filter>) -> Result<usi
     for &layer in layers {
         total += match filter {
             None => layer.live_count(),
-            Some(f) => matching_rows(layer, f)?.len(),
+            Some(f) => matching(layer, f)?.len(),
         };
     }
     Ok(total)
@@ -570,12 +568,12 @@ pub(crate) fn search_batch(
             let graph = layer.src.hnsw();
             let codes = layer.src.codes();
             let matching = match filter {
-                Some(f) => Some(matching_rows(*layer, f)?),
+                Some(f) => Some(matching(*layer, f)?),
                 None => None,
             };
             let allowed_count = matching
                 .as_ref()
-                .map_or_else(|| layer.live_count(), Vec::len);
+                .map_or_else(|| layer.live_count(), RowSet::len);
             // The planner: scanning the allowed rows costs one distance each; the graph costs
             // about GRAPH_DISTANCES_PER_EF * ef, divided by the allowed fraction because the
             // walk passes disallowed rows too. The cheaper wins; scanning is also exact.
@@ -594,13 +592,7 @@ pub(crate) fn search_batch(
                 .enumerate()
                 .partition(|(_, &i)| graph.is_some() && !requests[i].exact);
             if let Some(g) = graph.filter(|_| !graph_members.is_empty()) {
-                let mask = matching.as_ref().map(|rows| {
-                    let mut b = Bitset::new(layer.src.len());
-                    rows.iter().for_each(|&r| {
-                        b.insert(r as usize);
-                    });
-                    b
-                });
+                let mask = matching.as_ref().map(|rows| rows.bits(layer.src.len()));
                 let allow = match (&mask, dead) {
                     (Some(m), _) => Allow::Only(m),
                     (None, Some(d)) => Allow::Except(d),
@@ -635,6 +627,7 @@ pub(crate) fn search_batch(
             if exact_members.is_empty() {
                 continue;
             }
+            let matching = matching.map(RowSet::into_list);
             let live_rows: Option<Vec<u32>> = match (&matching, dead) {
                 (None, Some(_)) => Some(
                     (0..layer.src.len())

@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use crate::bitset::RowSet;
 use crate::error::{Error, Result};
 use crate::filter::{parse_datetime, FieldCheck, JsonPath, MatchValue, ValueSet};
 use crate::point::Payload;
@@ -141,7 +142,7 @@ fn toggle(rows: &mut Rows, row: u32, add: bool) {
 /// against their payloads.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Hits {
-    pub(crate) rows: Vec<u32>,
+    pub(crate) rows: RowSet,
     pub(crate) exact: bool,
 }
 
@@ -324,10 +325,11 @@ impl PayloadIndex {
     /// The rows passing `check` on this index's key, or `None` when this index cannot
     /// answer that check.
     pub(crate) fn answer(&self, check: &FieldCheck) -> Option<Hits> {
-        let exact = |rows: Vec<u32>| Some(Hits { rows, exact: true });
+        let exact = |rows: RowSet| Some(Hits { rows, exact: true });
+        let list = |rows: Option<&Rows>| RowSet::List(rows.cloned().unwrap_or_default());
         match (&self.postings, check) {
             (Postings::Strings(map), FieldCheck::Value(MatchValue::Keyword(s))) => {
-                exact(map.get(s).cloned().unwrap_or_default())
+                exact(list(map.get(s)))
             }
             (Postings::Strings(map), FieldCheck::Any(ValueSet::Keywords(values))) => {
                 exact(union(values.iter().filter_map(|v| map.get(v))))
@@ -335,7 +337,7 @@ impl PayloadIndex {
             (Postings::Ints(map), FieldCheck::Value(MatchValue::Integer(i)))
                 if self.kind == PayloadIndexType::Integer =>
             {
-                exact(map.get(i).cloned().unwrap_or_default())
+                exact(list(map.get(i)))
             }
             (Postings::Ints(map), FieldCheck::Any(ValueSet::Integers(values)))
                 if self.kind == PayloadIndexType::Integer =>
@@ -356,9 +358,9 @@ impl PayloadIndex {
                     .or(range.lte)
                     .map_or(i64::MAX, |b| (b.ceil() as i64).saturating_add(1));
                 if lo > hi {
-                    return exact(Vec::new());
+                    return exact(RowSet::List(Vec::new()));
                 }
-                let mut rows = union(
+                let rows = union(
                     map.range(lo..=hi)
                         .filter(|&(&v, _)| range.contains(v as f64))
                         .map(|(_, rows)| rows),
@@ -366,16 +368,20 @@ impl PayloadIndex {
                 if self.unrepresented.is_empty() {
                     return exact(rows);
                 }
+                let mut rows = rows.into_list();
                 rows.extend(self.unrepresented.iter().copied());
                 rows.sort_unstable();
                 rows.dedup();
-                Some(Hits { rows, exact: false })
+                Some(Hits {
+                    rows: RowSet::List(rows),
+                    exact: false,
+                })
             }
             (Postings::Nums(map), FieldCheck::Range(range)) => {
                 let lo = range.gt.or(range.gte).map_or(f64::NEG_INFINITY, |b| b);
                 let hi = range.lt.or(range.lte).map_or(f64::INFINITY, |b| b);
                 if lo > hi {
-                    return exact(Vec::new());
+                    return exact(RowSet::List(Vec::new()));
                 }
                 exact(union(
                     map.range(Num(lo)..=Num(hi))
@@ -389,7 +395,7 @@ impl PayloadIndex {
                 let lo = range.gt.or(range.gte).unwrap_or(i64::MIN);
                 let hi = range.lt.or(range.lte).unwrap_or(i64::MAX);
                 if lo > hi {
-                    return exact(Vec::new());
+                    return exact(RowSet::List(Vec::new()));
                 }
                 exact(union(
                     map.range(lo..=hi)
@@ -398,63 +404,27 @@ impl PayloadIndex {
                 ))
             }
             (Postings::Bools(lists), FieldCheck::Value(MatchValue::Bool(b))) => {
-                exact(lists[usize::from(*b)].clone())
+                exact(list(Some(&lists[usize::from(*b)])))
             }
             _ => None,
         }
     }
 }
 
-/// The union of sorted row lists, sorted: one list is copied as is.
-fn union<'a>(lists: impl Iterator<Item = &'a Rows>) -> Vec<u32> {
+/// The union of sorted row lists: one list is copied as is; many become a list or a bitmap
+/// ([`RowSet::from_rows`]).
+fn union<'a>(lists: impl Iterator<Item = &'a Rows>) -> RowSet {
     let lists: Vec<&Rows> = lists.collect();
     match lists.as_slice() {
-        [] => Vec::new(),
-        [one] => one.to_vec(),
+        [] => RowSet::List(Vec::new()),
+        [one] => RowSet::List(one.to_vec()),
         many => {
-            let total: usize = many.iter().map(|l| l.len()).sum();
             let end = many
                 .iter()
                 .filter_map(|l| l.last())
                 .max()
                 .map_or(0, |&r| r as usize + 1);
-            if total * 8 < end {
-                let mut v: Vec<u32> = many.iter().flat_map(|l| l.iter().copied()).collect();
-                v.sort_unstable();
-                v.dedup();
-                return v;
-            }
-            // Many rows: mark them in a bitmap and read it back in order, linear in the rows.
-            let mut words = vec![0u64; end.div_ceil(64)];
-            for &r in many.iter().flat_map(|l| l.iter()) {
-                words[r as usize / 64] |= 1 << (r % 64);
-            }
-            let mut v = Vec::with_capacity(total);
-            for (w, &bits) in words.iter().enumerate() {
-                let mut b = bits;
-                while b != 0 {
-                    v.push((w * 64) as u32 + b.trailing_zeros());
-                    b &= b - 1;
-                }
-            }
-            v
+            RowSet::from_rows(many.iter().flat_map(|l| l.iter().copied()).collect(), end)
         }
     }
-}
-
-/// The intersection of two ascending row lists.
-pub(crate) fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
