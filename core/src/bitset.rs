@@ -30,6 +30,18 @@ impl Bitset {
         absent
     }
 
+    /// Removes `i`; returns whether it was present.
+    pub(crate) fn remove(&mut self, i: usize) -> bool {
+        if i >= self.len {
+            return false;
+        }
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        let present = self.words[w] & b != 0;
+        self.words[w] &= !b;
+        self.ones -= usize::from(present);
+        present
+    }
+
     /// Extends the set to rows `0..len` (new rows absent); never shrinks it.
     pub(crate) fn grow(&mut self, len: usize) {
         if len > self.len {
