@@ -476,7 +476,10 @@ impl<'a> GraphRef<'a> {
                 fresh.append(&mut hops);
             }
 
-            for &nb in &fresh {
+            for (i, &nb) in fresh.iter().enumerate() {
+                if let Some(&ahead) = fresh.get(i + 1) {
+                    space.prefetch_rest(ahead);
+                }
                 let cand = Candidate {
                     score: space.score(q, nb),
                     offset: nb,

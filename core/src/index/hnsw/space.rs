@@ -19,6 +19,10 @@ pub(crate) trait Space: Sync {
     fn score(&self, q: &Self::Query, r: u32) -> f32;
     /// Asks the CPU to start loading row `r`.
     fn prefetch(&self, r: u32);
+    /// Asks the CPU to load the rest of row `r` (past what [`Space::prefetch`] hinted), just
+    /// before it is scored.
+    #[inline(always)]
+    fn prefetch_rest(&self, _r: u32) {}
     /// Row `r` as a query: borrowed in place where the stored form is the query form.
     fn row_query(&self, r: u32) -> Cow<'_, Self::Query>;
 }
@@ -183,6 +187,14 @@ impl<S: FloatRows> Space for S {
     #[inline(always)]
     fn prefetch(&self, r: u32) {
         prefetch_bytes(bytemuck::cast_slice(self.row(r)));
+    }
+
+    #[inline(always)]
+    fn prefetch_rest(&self, r: u32) {
+        let bytes: &[u8] = bytemuck::cast_slice(self.row(r));
+        if let Some(rest) = bytes.get(PREFETCH_LINES * 64..) {
+            crate::distance::prefetch(rest, usize::MAX);
+        }
     }
 
     fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
