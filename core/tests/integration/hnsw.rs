@@ -114,6 +114,40 @@ fn recall_on_seeded_data_for_every_metric_and_type() {
     }
 }
 
+/// Builds of 10,000 rows or more find candidates by walking int8 codes made for the build when
+/// those keep the rows apart, and walk the rows when they would not: rows far from the origin
+/// that differ only slightly (here 1000 plus clustered offsets of at most 0.3) all round to
+/// the same codes, and a graph linked on those would be noise. Recall holds in both cases.
+#[test]
+fn large_builds_keep_recall_whether_or_not_int8_fits_the_data() {
+    let (n, dim) = (12_000, 16);
+    for (offset, metric) in [
+        (0.0, Metric::Euclid),
+        (0.0, Metric::Cosine),
+        (1000.0, Metric::Euclid),
+    ] {
+        let mut rng = Rng::new(5);
+        let mut data = clustered(&mut rng, n, dim);
+        data.iter_mut().for_each(|x| *x += offset);
+        let mut col = Collection::new(CollectionConfig::new(dim, metric)).unwrap();
+        let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+        col.upsert(&ids, &data, None).unwrap();
+        col.build_index(HnswParams {
+            m: 12,
+            ef_construction: 100,
+            ..HnswParams::default()
+        })
+        .unwrap();
+        let mut queries = clustered(&mut rng, 100, dim);
+        queries.iter_mut().for_each(|x| *x += offset);
+        let r = recall(&col, &queries, dim, 10, 256, None);
+        assert!(
+            r >= 0.95,
+            "{metric}, offset {offset}: recall@10 at ef=256 is {r:.3}, below 0.95"
+        );
+    }
+}
+
 #[test]
 fn recall_on_wordnet_slice_with_filters_and_the_planner() {
     let Some(w) = Wordnet::load().expect("the shared dataset is present but unreadable") else {

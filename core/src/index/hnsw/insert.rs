@@ -10,15 +10,23 @@
 //! Rows of one batch cannot see each other while planning, so a batch is kept to a small
 //! fraction of the graph ([`BATCH_FRACTION`]); the first rows go in one at a time.
 
+use std::borrow::Cow;
+
 use super::space::{with_space, Space};
 use super::{with_visited, Allow, GraphRef, HnswGraph};
 use crate::config::Metric;
 use crate::error::{Error, Result};
+use crate::quantization::BuildCodes;
 use crate::topk::Candidate;
 use crate::vectors::RowsRef;
 
 /// A batch holds at most 1/this of the rows already in the graph.
 const BATCH_FRACTION: usize = 32;
+
+/// Rows linked in one call from which the graph is linked over int8 codes made for the build
+/// (when they fit the data: see `BuildCodes`); fewer are linked over the rows themselves, and so
+/// are small graphs (tests and golden files included).
+const BUILD_CODES_MIN_ROWS: usize = 10_000;
 
 /// A batch holds at most this many rows, so memory for plans stays small.
 const MAX_BATCH: usize = 4096;
@@ -72,6 +80,17 @@ impl HnswGraph {
         }
         self.append_empty(start as u32..upto as u32);
         let pending: Vec<u32> = (start as u32..upto as u32).collect();
+        // Many rows: link them over int8 codes made for the build when those keep the rows'
+        // neighbourhoods (see `BuildCodes`); the rows already linked are encoded too, since
+        // new rows are scored against them.
+        if pending.len() >= BUILD_CODES_MIN_ROWS {
+            let codes = BuildCodes::train(upto, dim, &|r| Ok(Cow::Owned(rows.get(r, dim))))?;
+            if let Some(codes) = codes {
+                return Ok(with_space!(rows, dim, metric, |space| {
+                    codes.link(self, metric, space, &pending, progress)
+                }));
+            }
+        }
         let complete = with_space!(rows, dim, metric, |space| {
             debug_assert!(space.len() >= upto, "rows missing for insertion");
             self.link_rows(space, &pending, progress)
@@ -102,6 +121,21 @@ impl HnswGraph {
         pending: &[u32],
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> bool {
+        self.link_rows_walking(space, space, false, pending, progress)
+    }
+
+    /// [`HnswGraph::link_rows`], walking the graph in `walk` (codes) to find each row's
+    /// candidates; with `rescore` the candidates are scored again in `exact` (the rows) before
+    /// the heuristic chooses among them, so the approximation only decides who is considered,
+    /// never who is linked. Lists that overflow are pruned in `exact` too.
+    pub(crate) fn link_rows_walking<W: Space, S: Space>(
+        &mut self,
+        walk: &W,
+        exact: &S,
+        rescore: bool,
+        pending: &[u32],
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
         let before = self.len() - pending.len();
         let mut linked = self.len() - pending.len();
         // A seeded shuffle: neighbouring rows are often related (ingested from one document or
@@ -121,7 +155,7 @@ impl HnswGraph {
             let size = (linked / BATCH_FRACTION)
                 .clamp(1, MAX_BATCH)
                 .min(rest.len());
-            self.insert_batch_planned(space, &rest[..size]);
+            self.insert_batch_planned(walk, exact, rescore, &rest[..size]);
             linked += size;
             rest = &rest[size..];
             if !progress(linked - before) {
@@ -131,11 +165,17 @@ impl HnswGraph {
         true
     }
 
-    fn insert_batch_planned<S: Space>(&mut self, space: &S, batch: &[u32]) {
+    fn insert_batch_planned<W: Space, S: Space>(
+        &mut self,
+        walk: &W,
+        exact: &S,
+        rescore: bool,
+        batch: &[u32],
+    ) {
         let view = self.view();
         let ef = self.params.ef_construction;
         let m = self.params.m;
-        let plans = map_ordered(batch, |&row| view.plan(space, row, ef, m));
+        let plans = map_ordered(batch, |&row| view.plan(walk, exact, rescore, row, ef, m));
         for p in &plans {
             for (level, chosen) in p.layers.iter().enumerate() {
                 let ids: Vec<u32> = chosen.iter().map(|c| c.offset).collect();
@@ -176,7 +216,7 @@ impl HnswGraph {
             (
                 level,
                 target,
-                view.merged_list(space, target, level, &incoming),
+                view.merged_list(exact, target, level, &incoming),
             )
         });
         for (level, target, list) in lists {
@@ -194,19 +234,42 @@ impl HnswGraph {
 }
 
 impl GraphRef<'_> {
-    /// Chooses the neighbours of `row` on each of its layers.
-    fn plan<S: Space>(&self, space: &S, row: u32, ef: usize, m: usize) -> Plan {
+    /// Chooses the neighbours of `row` on each of its layers: candidates found by walking in
+    /// `walk`, chosen in `exact` (scored again there first when `rescore`).
+    fn plan<W: Space, S: Space>(
+        &self,
+        walk: &W,
+        exact: &S,
+        rescore: bool,
+        row: u32,
+        ef: usize,
+        m: usize,
+    ) -> Plan {
         let level = self.level(row);
         let mut layers = vec![Vec::new(); level + 1];
-        let q = space.row_query(row);
-        let Some(entry) = self.descend(space, &q, level + 1) else {
+        let q = walk.row_query(row);
+        let Some(entry) = self.descend(walk, &q, level + 1) else {
             return Plan { row, layers };
         };
+        let qe = exact.row_query(row);
         let mut entries = vec![entry];
         with_visited(|visited| {
             for l in (0..=level.min(self.top_level)).rev() {
-                let found = self.search_layer(space, &q, &entries, ef, l, visited, Allow::All);
-                layers[l] = self.select(space, &found, m);
+                let found = self.search_layer(walk, &q, &entries, ef, l, visited, Allow::All);
+                layers[l] = if rescore {
+                    found.iter().for_each(|c| exact.prefetch(c.offset));
+                    let mut scored: Vec<Candidate> = found
+                        .iter()
+                        .map(|c| Candidate {
+                            score: exact.score(&qe, c.offset),
+                            offset: c.offset,
+                        })
+                        .collect();
+                    scored.sort_unstable_by(|a, b| b.cmp(a));
+                    self.select(exact, &scored, m)
+                } else {
+                    self.select(exact, &found, m)
+                };
                 entries = found;
             }
         });
