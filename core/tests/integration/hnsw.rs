@@ -145,6 +145,29 @@ fn large_builds_keep_recall_whether_or_not_int8_fits_the_data() {
             r >= 0.95,
             "{metric}, offset {offset}: recall@10 at ef=256 is {r:.3}, below 0.95"
         );
+        // A collection folder links its rows when a checkpoint writes the graph: the same
+        // choice is made there.
+        if metric == Metric::Euclid {
+            use stratavec_core::{DurableCollection, DurableOptions};
+            let dir = crate::durable::temp_dir("hnsw-large-build");
+            let d = DurableCollection::create(
+                &dir,
+                CollectionConfig::new(dim, metric),
+                DurableOptions::default(),
+            )
+            .unwrap();
+            d.upsert(&ids, &data, None).unwrap();
+            d.build_index(HnswParams {
+                m: 12,
+                ef_construction: 100,
+                ..HnswParams::default()
+            })
+            .unwrap();
+            let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 256);
+            assert!(r >= 0.95, "folder, offset {offset}: recall@10 {r:.3}");
+            drop(d);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }
 

@@ -172,6 +172,12 @@ pub(crate) fn gathered_graph(
         None => HnswGraph::with_pending(params, n),
     };
     let (k, sign) = kernels_for(metric);
+    let row = |r: usize| {
+        let (p, i) = origin[r];
+        Ok(std::borrow::Cow::Owned(
+            parts[p as usize].get(i as usize, dim),
+        ))
+    };
     let f32_parts: Vec<&[f32]> = parts
         .iter()
         .filter_map(|p| match p {
@@ -187,7 +193,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f32_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending, progress)
+        g.link_rows_fastest(&space, metric, dim, &row, &pending, progress)
     } else {
         let f16_parts: Vec<&[half::f16]> = parts
             .iter()
@@ -208,7 +214,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f16_for(metric),
             sign,
         };
-        g.link_rows(&space, &pending, progress)
+        g.link_rows_fastest(&space, metric, dim, &row, &pending, progress)
     }
     .then_some(g)
 }

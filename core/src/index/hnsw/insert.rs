@@ -16,7 +16,7 @@ use super::space::{with_space, Space};
 use super::{with_visited, Allow, GraphRef, HnswGraph};
 use crate::config::Metric;
 use crate::error::{Error, Result};
-use crate::quantization::BuildCodes;
+use crate::quantization::{BuildCodes, RowReader};
 use crate::topk::Candidate;
 use crate::vectors::RowsRef;
 
@@ -80,20 +80,16 @@ impl HnswGraph {
         }
         self.append_empty(start as u32..upto as u32);
         let pending: Vec<u32> = (start as u32..upto as u32).collect();
-        // Many rows: link them over int8 codes made for the build when those keep the rows'
-        // neighbourhoods (see `BuildCodes`); the rows already linked are encoded too, since
-        // new rows are scored against them.
-        if pending.len() >= BUILD_CODES_MIN_ROWS {
-            let codes = BuildCodes::train(upto, dim, &|r| Ok(Cow::Owned(rows.get(r, dim))))?;
-            if let Some(codes) = codes {
-                return Ok(with_space!(rows, dim, metric, |space| {
-                    codes.link(self, metric, space, &pending, progress)
-                }));
-            }
-        }
         let complete = with_space!(rows, dim, metric, |space| {
             debug_assert!(space.len() >= upto, "rows missing for insertion");
-            self.link_rows(space, &pending, progress)
+            self.link_rows_fastest(
+                space,
+                metric,
+                dim,
+                &|r| Ok(Cow::Owned(rows.get(r, dim))),
+                &pending,
+                progress,
+            )
         });
         Ok(complete)
     }
@@ -122,6 +118,28 @@ impl HnswGraph {
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> bool {
         self.link_rows_walking(space, space, false, pending, progress)
+    }
+
+    /// [`HnswGraph::link_rows`] over `space` (every row of the graph, also readable as f32
+    /// through `row`); when `pending` holds at least [`BUILD_CODES_MIN_ROWS`] rows and int8
+    /// codes fit them (see `BuildCodes`), candidates are found by walking codes of every row.
+    pub(crate) fn link_rows_fastest<S: Space>(
+        &mut self,
+        space: &S,
+        metric: Metric,
+        dim: usize,
+        row: RowReader<'_>,
+        pending: &[u32],
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
+        if pending.len() >= BUILD_CODES_MIN_ROWS {
+            // The rows are in memory or mapped: reading them cannot fail, and if it did the
+            // rows themselves would still be walked.
+            if let Ok(Some(codes)) = BuildCodes::train(self.len(), dim, row) {
+                return codes.link(self, metric, space, pending, progress);
+            }
+        }
+        self.link_rows(space, pending, progress)
     }
 
     /// [`HnswGraph::link_rows`], walking the graph in `walk` (codes) to find each row's
