@@ -72,6 +72,15 @@ fn clustered(rng: &mut Rng, n: usize, dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The graph parameters of the seeded recall tests: smaller than the defaults, as the data is.
+fn small_graph() -> HnswParams {
+    HnswParams {
+        m: 12,
+        ef_construction: 100,
+        ..HnswParams::default()
+    }
+}
+
 #[test]
 fn recall_on_seeded_data_for_every_metric_and_type() {
     let (n, dim) = (6000, 24);
@@ -92,12 +101,7 @@ fn recall_on_seeded_data_for_every_metric_and_type() {
                 Collection::new(CollectionConfig::new(dim, metric).with_vector_type(vt)).unwrap();
             let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
             col.upsert(&ids, &data, None).unwrap();
-            col.build_index(HnswParams {
-                m: 12,
-                ef_construction: 100,
-                ..HnswParams::default()
-            })
-            .unwrap();
+            col.build_index(small_graph()).unwrap();
             let queries = clustered(&mut rng, 100, dim);
             // Uniform noise in 24 dimensions is hard for any graph index: it needs a wide search
             // (recall climbs from ~0.83 at ef=64 to ~0.98 at ef=256 and 1.0 at ef=2000).
@@ -132,12 +136,7 @@ fn large_builds_keep_recall_whether_or_not_int8_fits_the_data() {
         let mut col = Collection::new(CollectionConfig::new(dim, metric)).unwrap();
         let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
         col.upsert(&ids, &data, None).unwrap();
-        col.build_index(HnswParams {
-            m: 12,
-            ef_construction: 100,
-            ..HnswParams::default()
-        })
-        .unwrap();
+        col.build_index(small_graph()).unwrap();
         let mut queries = clustered(&mut rng, 100, dim);
         queries.iter_mut().for_each(|x| *x += offset);
         let r = recall(&col, &queries, dim, 10, 256, None);
@@ -157,12 +156,7 @@ fn large_builds_keep_recall_whether_or_not_int8_fits_the_data() {
             )
             .unwrap();
             d.upsert(&ids, &data, None).unwrap();
-            d.build_index(HnswParams {
-                m: 12,
-                ef_construction: 100,
-                ..HnswParams::default()
-            })
-            .unwrap();
+            d.build_index(small_graph()).unwrap();
             let r = recall_of(&|req| d.search(req).unwrap(), &queries, dim, 256);
             assert!(r >= 0.95, "folder, offset {offset}: recall@10 {r:.3}");
             drop(d);
