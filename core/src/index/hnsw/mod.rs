@@ -354,7 +354,12 @@ impl<'a> GraphRef<'a> {
     ) -> Candidate {
         loop {
             let mut moved = false;
-            for &n in self.neighbours(at.offset, level) {
+            let list = self.neighbours(at.offset, level);
+            list.iter().for_each(|&n| space.prefetch(n));
+            for (i, &n) in list.iter().enumerate() {
+                if let Some(&ahead) = list.get(i + 1) {
+                    space.prefetch_rest(ahead);
+                }
                 let s = space.score(q, n);
                 if s > at.score {
                     at = Candidate {
