@@ -80,13 +80,13 @@ impl Bitset {
     /// The set of the listed rows; rows `>= len` are left out. Word by word, with no per-row
     /// bookkeeping, so building the mask of a large filter costs little beside the walk it serves.
     pub(crate) fn from_rows(rows: &[u32], len: usize) -> Bitset {
-        let mut words = vec![0u64; len.div_ceil(64)];
+        let mut b = Bitset::new(len);
         mark(
-            &mut words,
+            &mut b.words,
             rows.iter().copied().filter(|&r| (r as usize) < len),
         );
-        let ones = words.iter().map(|w| w.count_ones() as usize).sum();
-        Bitset { words, len, ones }
+        b.recount();
+        b
     }
 }
 
@@ -172,13 +172,7 @@ impl RowSet {
 
     /// Rows `0..len` not in the set, as a bitmap.
     pub(crate) fn complement(self, len: usize) -> RowSet {
-        let mut b = match self {
-            RowSet::List(l) => Bitset::from_rows(&l, len),
-            RowSet::Bits(mut b) => {
-                b.resize(len);
-                b
-            }
-        };
+        let mut b = self.into_bits(len);
         for w in &mut b.words {
             *w = !*w;
         }

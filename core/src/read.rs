@@ -3,8 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::bitset::Bitset;
-use crate::bitset::RowSet;
+use crate::bitset::{Bitset, RowSet};
 use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};

@@ -120,7 +120,9 @@ enum Key {
 /// and, once the value is common, the same rows as a bitmap, kept current beside the list.
 /// The bitmap lets a filter on a common value (its `must_not` above all: "not a noun" is
 /// 35,000 rows listed from 80,000) reach the graph walk's mask without touching each row per
-/// query. It is kept only while it is no larger than the list (one row in 32 or more).
+/// query. It is made once the value holds one row in 32 (where a bitmap is no larger than the
+/// list) and dropped below one in 64, so a value hovering at the threshold is not rebuilt on
+/// every write.
 #[derive(Debug, Clone, Default)]
 struct Rows {
     list: Vec<u32>,
@@ -128,6 +130,7 @@ struct Rows {
 }
 
 /// Rows in a posting before it also keeps a bitmap: below this, listing them is cheap anyway.
+/// (A bitmap is dropped below half of this.)
 const BITMAP_MIN_ROWS: usize = 1024;
 
 impl Rows {
@@ -152,10 +155,12 @@ impl Rows {
             }
             _ => return,
         }
-        let span = self.list.last().map_or(0, |&r| r as usize + 1);
-        let dense = self.list.len() >= BITMAP_MIN_ROWS && self.list.len() * 32 >= span;
-        match (&mut self.bits, dense) {
-            (Some(b), true) => {
+        let (len, span) = (
+            self.list.len(),
+            self.list.last().map_or(0, |&r| r as usize + 1),
+        );
+        match &mut self.bits {
+            Some(b) if len >= BITMAP_MIN_ROWS / 2 && len * 64 >= span => {
                 if add {
                     b.grow(row as usize + 1);
                     b.insert(row as usize);
@@ -163,8 +168,11 @@ impl Rows {
                     b.remove(row as usize);
                 }
             }
-            (bits @ None, true) => *bits = Some(Bitset::from_rows(&self.list, span)),
-            (bits, false) => *bits = None,
+            Some(_) => self.bits = None,
+            None if len >= BITMAP_MIN_ROWS && len * 32 >= span => {
+                self.bits = Some(Bitset::from_rows(&self.list, span));
+            }
+            None => {}
         }
     }
 }
@@ -463,13 +471,40 @@ fn union<'a>(lists: impl Iterator<Item = &'a Rows>) -> RowSet {
                 .filter_map(|l| l.list.last())
                 .max()
                 .map_or(0, |&r| r as usize + 1);
-            let total: usize = many.iter().map(|l| l.list.len()).sum();
-            if total.saturating_mul(64) < end {
-                // Few rows for their range: one sorted list.
-                let rows = many.iter().flat_map(|l| l.list.iter().copied()).collect();
-                return RowSet::from_rows(rows, end);
-            }
             RowSet::union(many.iter().map(|l| l.set()).collect(), end)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A posting's bitmap is made when the value becomes common, kept current through adds and
+    /// removes, and dropped when it thins out; its set is the list's rows throughout.
+    #[test]
+    fn a_posting_bitmap_follows_its_list() {
+        let mut rows = Rows::default();
+        let check = |rows: &Rows| assert_eq!(rows.set().into_list(), rows.list);
+        for r in (0..3000u32).step_by(2) {
+            rows.toggle(r, true);
+        }
+        assert!(rows.bits.is_some(), "1500 rows, one in two: a bitmap");
+        check(&rows);
+        rows.toggle(5000, true);
+        rows.toggle(4, false);
+        rows.toggle(4, false);
+        check(&rows);
+        for r in (0..3000u32).step_by(2).filter(|r| r % 10 != 0) {
+            rows.toggle(r, false);
+        }
+        assert!(rows.bits.is_none(), "301 rows: the bitmap is dropped");
+        check(&rows);
+        let mut sparse = Rows::default();
+        for r in (0..2000u32).map(|r| r * 40) {
+            sparse.toggle(r, true);
+        }
+        assert!(sparse.bits.is_none(), "one row in 40: no bitmap");
+        check(&sparse);
     }
 }

@@ -269,17 +269,17 @@ impl GraphRef<'_> {
         let Some(entry) = self.descend(walk, &q, level + 1) else {
             return Plan { row, layers };
         };
-        let qe = exact.row_query(row);
+        let qe = rescore.then(|| exact.row_query(row));
         let mut entries = vec![entry];
         with_visited(|visited| {
             for l in (0..=level.min(self.top_level)).rev() {
                 let found = self.search_layer(walk, &q, &entries, ef, l, visited, Allow::All);
-                layers[l] = if rescore {
+                layers[l] = if let Some(qe) = &qe {
                     found.iter().for_each(|c| exact.prefetch(c.offset));
                     let mut scored: Vec<Candidate> = found
                         .iter()
                         .map(|c| Candidate {
-                            score: exact.score(&qe, c.offset),
+                            score: exact.score(qe, c.offset),
                             offset: c.offset,
                         })
                         .collect();
