@@ -11,7 +11,7 @@
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
 //! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8|binary] [--data DIR]
-//!        hnsw_bench --sweep-snapshot PATH [int8|binary] [--filters | --filter NAME] (only the search
+//!        hnsw_bench --sweep-snapshot PATH [int8|binary] [--disk] [--filters | --filter NAME] (only the search
 //!        sweep, and with `--filters` the filtered runs, on a snapshot in memory; `--filter NAME`:
 //!        that filtered run alone)
 //! (`--data`: another set laid out like wordnet-minilm, searched by Euclidean distance: the
@@ -23,8 +23,9 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use stratavec_core::{
-    Collection, CollectionConfig, Filter, HnswParams, Metric, PayloadIndexType, PointId,
-    Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier, VectorType,
+    Collection, CollectionConfig, Filter, HnswParams, Int8Params, Metric, PayloadIndexType,
+    PointId, Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier,
+    VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -113,8 +114,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         VectorType::F32
     };
+    let oversampling: Option<f32> = std::env::args()
+        .find_map(|a| a.strip_prefix("--oversampling=").map(str::to_owned))
+        .and_then(|a| a.parse().ok());
     let quantization = if std::env::args().any(|a| a == "int8") {
-        Some(Quantization::int8())
+        Some(Quantization::Int8(Int8Params {
+            oversampling: oversampling.unwrap_or(Int8Params::default().oversampling),
+            ..Int8Params::default()
+        }))
     } else if std::env::args().any(|a| a == "binary") {
         Some(Quantization::binary())
     } else {
@@ -146,7 +153,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip_while(|a| a != "--sweep-snapshot")
         .nth(1)
     {
-        let mut snap = Snapshot::read(std::path::Path::new(&path))?;
+        let path = std::path::Path::new(&path);
+        let mut snap = if std::env::args().any(|a| a == "--disk") {
+            let tier = StorageTier::Disk;
+            Snapshot::open(path, &StorageOptions { tier, quantization })?
+        } else {
+            Snapshot::read(path)?
+        };
         snap.set_quantization(quantization)?;
         let gt = w.ground_truth("none").ok_or("no ground truth")?;
         let name = engine.replacen("stratavec", "stratavec-native", 1);

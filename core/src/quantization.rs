@@ -90,9 +90,11 @@ impl Quantization {
         }
     }
 
-    /// How many candidates to rescore for `want` hits.
-    pub(crate) fn candidates(&self, want: usize) -> usize {
-        ((want as f64) * f64::from(self.oversampling())).ceil() as usize
+    /// How many candidates to rescore for `want` hits: `oversampling` (a request's, already
+    /// checked) or the setting's per hit.
+    pub(crate) fn candidates(&self, want: usize, oversampling: Option<f32>) -> usize {
+        let per_hit = oversampling.unwrap_or_else(|| self.oversampling());
+        ((want as f64) * f64::from(per_hit)).ceil() as usize
     }
 
     /// The settings as JSON: `{"type": "int8", "quantile": q, "oversampling": o}` or
@@ -141,7 +143,7 @@ impl Quantization {
     }
 }
 
-fn check_oversampling(oversampling: f32) -> Result<()> {
+pub(crate) fn check_oversampling(oversampling: f32) -> Result<()> {
     if !(1.0..=100.0).contains(&oversampling) {
         return Err(Error::InvalidArgument(format!(
             "oversampling must be between 1 and 100, got {oversampling}"

@@ -112,6 +112,11 @@ pub struct SearchRequest<'a> {
     pub ef: Option<usize>,
     /// Force exact search even where an index is built.
     pub exact: bool,
+    /// Where vectors are searched by quantized codes: candidates rescored at full precision
+    /// per hit wanted, in `[1, 100]`, for this request instead of the collection's
+    /// quantization setting (more is slower and more accurate; the graph walk explores at
+    /// least that many). Ignored without codes and by exact search.
+    pub oversampling: Option<f32>,
 }
 
 impl<'a> SearchRequest<'a> {
@@ -127,6 +132,7 @@ impl<'a> SearchRequest<'a> {
             with_vector: false,
             ef: None,
             exact: false,
+            oversampling: None,
         }
     }
 
@@ -530,6 +536,14 @@ pub(crate) fn search_batch(
                 context()
             )));
         }
+        if let Some(o) = r.oversampling {
+            crate::quantization::check_oversampling(o).map_err(|e| match e {
+                Error::InvalidArgument(why) => {
+                    Error::InvalidArgument(format!("{why} ({})", context()))
+                }
+                other => other,
+            })?;
+        }
         vectors::validate(config, r.vector, &context)?;
         prepared.push(vectors::prepared(metric, r.vector));
     }
@@ -604,7 +618,7 @@ pub(crate) fn search_batch(
                     let hits = match codes {
                         // Walk the graph over codes, then rescore the best few exactly.
                         Some(c) => {
-                            let pool = c.quantization().candidates(want);
+                            let pool = c.quantization().candidates(want, r.oversampling);
                             let found = c.walk(&g, metric, &prepared[i], pool, ef.max(pool), allow);
                             layer.src.rescore(&prepared[i], &found, want)?
                         }
@@ -647,7 +661,7 @@ pub(crate) fn search_batch(
             if let Some(c) = codes {
                 for &(slot, &i) in &code_members {
                     let want = cap(i, cands.len());
-                    let pool = c.quantization().candidates(want);
+                    let pool = c.quantization().candidates(want, requests[i].oversampling);
                     let found = c.scan(metric, &prepared[i], cands, pool);
                     let hits = layer.src.rescore(&prepared[i], &found, want)?;
                     for h in hits {

@@ -273,6 +273,7 @@ fn requests<'a>(
     with_payload: bool,
     with_vector: bool,
     exact: bool,
+    oversampling: Option<f32>,
 ) -> Vec<SearchRequest<'a>> {
     let dim = data.len().checked_div(n).unwrap_or(0);
     (0..n)
@@ -286,6 +287,7 @@ fn requests<'a>(
             with_vector,
             ef,
             exact,
+            oversampling,
         })
         .collect()
 }
@@ -488,7 +490,10 @@ impl Collection {
     /// `.score`, `.payload`, `.vector`); a 2-D matrix of queries returns `(ids, scores)`
     /// arrays of shape (queries, k). `filter`: a Qdrant-style dict or a `stratavec.Field`
     /// condition. `ef`: HNSW search breadth (larger is slower and more accurate).
-    #[pyo3(signature = (query, k = 10, filter = None, ef = None, *, score_threshold = None, offset = 0, with_payload = true, with_vector = false, exact = false))]
+    /// `oversampling`: where vectors are searched by quantized codes, the candidates rescored
+    /// at full precision per hit (1 to 100), for this search instead of the collection's
+    /// setting.
+    #[pyo3(signature = (query, k = 10, filter = None, ef = None, *, score_threshold = None, offset = 0, with_payload = true, with_vector = false, exact = false, oversampling = None))]
     #[allow(clippy::too_many_arguments)]
     fn search(
         &self,
@@ -502,6 +507,7 @@ impl Collection {
         with_payload: bool,
         with_vector: bool,
         exact: bool,
+        oversampling: Option<f32>,
     ) -> PyResult<Py<PyAny>> {
         let (array, single) = convert::vectors(query)?;
         let filter = convert::filter(filter)?;
@@ -518,6 +524,7 @@ impl Collection {
             with_payload && single,
             with_vector && single,
             exact,
+            oversampling,
         );
         let results = py.detach(|| {
             self.store
@@ -535,7 +542,8 @@ impl Collection {
     /// query and least similar to the picks before it, `lambda_mult` in [0, 1] weighing the
     /// two (1: similarity alone, 0: diversity alone; cosine similarities of the vectors).
     /// Returns `Hits` with their usual scores, in the order picked.
-    #[pyo3(signature = (query, k = 10, fetch_k = None, lambda_mult = 0.5, filter = None, ef = None, *, score_threshold = None, with_payload = true, with_vector = false))]
+    /// `oversampling` as for `search`.
+    #[pyo3(signature = (query, k = 10, fetch_k = None, lambda_mult = 0.5, filter = None, ef = None, *, score_threshold = None, with_payload = true, with_vector = false, oversampling = None))]
     #[allow(clippy::too_many_arguments)]
     fn search_mmr(
         &self,
@@ -549,6 +557,7 @@ impl Collection {
         score_threshold: Option<f32>,
         with_payload: bool,
         with_vector: bool,
+        oversampling: Option<f32>,
     ) -> PyResult<Hits> {
         let (array, single) = convert::vectors(query)?;
         if !single {
@@ -570,6 +579,7 @@ impl Collection {
             with_payload,
             with_vector,
             false,
+            oversampling,
         );
         let fetch_k = fetch_k.unwrap_or_else(|| k.saturating_mul(4).max(20));
         let hits = py.detach(|| {

@@ -139,6 +139,7 @@ class Collection:
         with_payload: bool = True,
         with_vector: bool = False,
         exact: bool = False,
+        oversampling: Optional[float] = None,
     ) -> Union[Hits, Tuple[npt.NDArray[Any], npt.NDArray[np.float32]]]: ...
     def search_mmr(
         self,
@@ -152,6 +153,7 @@ class Collection:
         score_threshold: Optional[float] = None,
         with_payload: bool = True,
         with_vector: bool = False,
+        oversampling: Optional[float] = None,
     ) -> Hits: ...
     def get(self, ids: _Ids, *, with_payload: bool = True, with_vector: bool = False) -> List[Record]: ...
     def delete(self, ids: Optional[_Ids] = None, filter: _FilterLike = None) -> int: ...

@@ -160,6 +160,21 @@ def test_quantization_and_index_options(tmp_path):
             ids, _ = col.search(queries, k=10, ef=100)
             recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), truth.tolist())])
             assert recall >= 0.85, (q, recall)
+        # A search's own oversampling: every row rescored (30 hits x 100 >= 3000) is exact.
+        col = db.create_collection("coarse", dim=48, quantization={"type": "binary", "oversampling": 1})
+        col.upsert(np.arange(3000), base)
+        col.optimize()
+        ids, scores = col.search(queries, k=30, oversampling=100)
+        exact_ids, exact_scores = col.search(queries, k=30, exact=True)
+        assert ids.tolist() == exact_ids.tolist()
+        np.testing.assert_allclose(scores, exact_scores, rtol=1e-5)
+        few, _ = col.search(queries, k=30, oversampling=1)
+        assert few.tolist() != exact_ids.tolist()  # binary codes rank coarsely
+        hits = col.search_mmr(queries[0], k=5, fetch_k=30, lambda_mult=1, oversampling=100)
+        assert [h.id for h in hits] == exact_ids[0, :5].tolist()
+        for bad in [0.5, 101, float("nan")]:
+            with pytest.raises(ValueError, match="oversampling"):
+                col.search(queries[0], oversampling=bad)
         with pytest.raises(ValueError, match="quantization"):
             db.create_collection("nope", dim=4, storage="disk")
         with pytest.raises(ValueError, match="unknown quantization"):

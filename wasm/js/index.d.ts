@@ -46,6 +46,9 @@ export interface SearchOptions {
   withVector?: boolean;
   /** Scan every point even where a graph is built. */
   exact?: boolean;
+  /** With quantization: candidates rescored at full precision per hit, 1..100 (the
+   * collection's setting when left out). More is slower and more accurate. */
+  oversampling?: number;
 }
 
 export interface MmrOptions extends SearchOptions {

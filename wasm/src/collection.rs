@@ -46,6 +46,7 @@ const SEARCH_OPTIONS: &[&str] = &[
     "withPayload",
     "withVector",
     "exact",
+    "oversampling",
 ];
 
 /// The settings of one search.
@@ -58,6 +59,7 @@ struct SearchOptions {
     with_payload: bool,
     with_vector: bool,
     exact: bool,
+    oversampling: Option<f32>,
 }
 
 impl SearchOptions {
@@ -71,6 +73,7 @@ impl SearchOptions {
             with_payload: true,
             with_vector: false,
             exact: false,
+            oversampling: None,
         };
         for (key, x) in convert::options(v, "search", SEARCH_OPTIONS)? {
             match key.as_str() {
@@ -83,6 +86,9 @@ impl SearchOptions {
                 "offset" => o.offset = convert::count_option(&x, "offset")?,
                 "withPayload" => o.with_payload = convert::bool_option(&x, "withPayload")?,
                 "withVector" => o.with_vector = convert::bool_option(&x, "withVector")?,
+                "oversampling" => {
+                    o.oversampling = Some(convert::number_option(&x, "oversampling")? as f32)
+                }
                 _ => o.exact = convert::bool_option(&x, "exact")?,
             }
         }
@@ -100,6 +106,7 @@ impl SearchOptions {
             with_vector: self.with_vector,
             ef: self.ef,
             exact: self.exact,
+            oversampling: self.oversampling,
         }
     }
 }

@@ -190,6 +190,23 @@ test("snapshots round-trip and become writable on the first write", () => {
   quantized.free();
 });
 
+test("a search sets its own oversampling", () => {
+  // Binary codes rank coarsely; every row rescored (20 hits x 100 = N) is exact search.
+  const col = filled({ quantization: { type: "binary", oversampling: 1 } });
+  col.buildIndex();
+  const q = row(vectors(1, DIM, 12), DIM, 0);
+  const exact = col.search(q, { k: 20, exact: true, withPayload: false });
+  const all = col.search(q, { k: 20, oversampling: 100, withPayload: false });
+  assert.deepEqual(all.ids, exact.ids);
+  all.scores.forEach((s, i) => assert.ok(Math.abs(s - exact.scores[i]) <= 1e-5));
+  const few = col.search(q, { k: 20, oversampling: 1, withPayload: false });
+  assert.notDeepEqual(few.ids, exact.ids);
+  for (const bad of [0.5, 101, NaN, "3"]) {
+    expectCode(() => col.search(q, { k: 20, oversampling: bad }), "INVALID_ARGUMENT", /oversampling/);
+  }
+  col.free();
+});
+
 test("MMR and index builds with progress", () => {
   const col = filled({ index: "flat" });
   const q = row(DATA, DIM, 0);

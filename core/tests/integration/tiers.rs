@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use stratavec_core::{
-    Collection, CollectionConfig, DurableCollection, DurableOptions, Error, HnswParams, Metric,
-    PointId, Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier,
-    VectorType,
+    BinaryParams, Collection, CollectionConfig, DurableCollection, DurableOptions, Error, Filter,
+    HnswParams, Metric, PointId, Quantization, ScoredPoint, SearchRequest, Snapshot,
+    StorageOptions, StorageTier, VectorType,
 };
 use stratavec_testkit::Rng;
 
@@ -192,6 +192,90 @@ fn the_disk_tier_needs_quantization() {
     assert_eq!("on_disk".parse::<StorageTier>().unwrap(), StorageTier::Disk);
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&junk).unwrap();
+}
+
+#[test]
+fn a_request_sets_its_own_oversampling() {
+    // Binary codes rank 48-d points coarsely, so rescoring few candidates misses true
+    // neighbours, and rescoring every row (30 hits x 100 >= 3000 rows) finds exactly them.
+    let (mut col, queries) = sample(Metric::Cosine, VectorType::F32);
+    let (n, dim, k) = (col.len(), col.config().dim, 30);
+    assert!(k * 100 >= n);
+    let path = temp_dir("oversampling");
+    col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
+        .unwrap();
+    // Few rows pass this filter (and it has no payload index), so it is searched by a scan of
+    // codes, not the graph: both paths take the request's value.
+    let few = Filter::from_json(&json!({"must": [{"key": "i", "range": {"lt": 200}}]})).unwrap();
+    for setting in [1.0, 100.0] {
+        let q = Some(Quantization::Binary(BinaryParams {
+            oversampling: setting,
+        }));
+        col.set_quantization(q).unwrap();
+        let disk = Snapshot::open(
+            &path,
+            &StorageOptions {
+                tier: StorageTier::Disk,
+                quantization: q,
+            },
+        )
+        .unwrap();
+        let sources: [(&str, &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>); 2] = [
+            ("memory", &|r| col.search(r).unwrap()),
+            ("disk", &|r| disk.search(r).unwrap()),
+        ];
+        for (tier, search) in sources {
+            for filter in [None, Some(&few)] {
+                for asked in [None, Some(1.0), Some(100.0)] {
+                    let mut missed = 0;
+                    for v in queries.chunks_exact(dim) {
+                        let base = SearchRequest {
+                            filter,
+                            with_payload: false,
+                            ..SearchRequest::new(v, k)
+                        };
+                        let exact = search(&SearchRequest {
+                            exact: true,
+                            ..base
+                        });
+                        let hits = search(&SearchRequest {
+                            oversampling: asked,
+                            ..base
+                        });
+                        if asked.unwrap_or(setting) == 100.0 {
+                            assert_eq!(hits.len(), exact.len());
+                            for (h, e) in hits.iter().zip(&exact) {
+                                assert_eq!(h.id, e.id, "{tier} {setting} {asked:?}");
+                                assert!((h.score - e.score).abs() <= 1e-5);
+                            }
+                        } else {
+                            let truth: HashSet<PointId> = exact.iter().map(|h| h.id).collect();
+                            missed += hits.iter().filter(|h| !truth.contains(&h.id)).count();
+                        }
+                    }
+                    if asked.unwrap_or(setting) != 100.0 {
+                        assert!(
+                            missed > 0,
+                            "{tier} {setting} {asked:?}: oversampling 1 rescored every row?"
+                        );
+                    }
+                }
+            }
+        }
+        for bad in [0.5, 101.0, f32::NAN, f32::INFINITY] {
+            let e = col
+                .search(&SearchRequest {
+                    oversampling: Some(bad),
+                    ..SearchRequest::new(&queries[..dim], k)
+                })
+                .unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidArgument(m) if m.contains("oversampling")),
+                "{e}"
+            );
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]
