@@ -290,7 +290,9 @@ def main():
         records += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         print(f"measured {name}", file=sys.stderr)
     ours = ["stratavec", "stratavec-int8", "stratavec-binary"]
-    served = ["stratavec-mmap", "stratavec-int8-disk", "stratavec-binary-disk"]
+    # The tiers stratavec serves its snapshot from (mmap; disk with codes, at the default
+    # oversampling and at half of it), in the order measured.
+    served = [r["engine"] for r in records if r["event"] == "serve" and r["engine"].startswith("stratavec")]
     engines = ours + PEERS
 
     def get(e, ev):

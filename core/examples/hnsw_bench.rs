@@ -17,7 +17,8 @@
 //! (`--data`: another set laid out like wordnet-minilm, searched by Euclidean distance: the
 //! seeded synthetic set `bench/synthetic.py` writes)
 //! (`int8`/`binary`: searches rank by codes and rescore, reported as engine `stratavec-int8` or
-//! `stratavec-binary`; their disk-tier runs as `stratavec-int8-disk`, `stratavec-binary-disk`)
+//! `stratavec-binary`; their disk-tier runs as `stratavec-int8-disk`, `stratavec-binary-disk`,
+//! and again with half the oversampling per request as `stratavec-int8-disk-os1.5`, ...)
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -245,6 +246,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r#"{{"engine": "{served}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}}}"#
     );
     sweep(&served, &|r| snap.search(r).unwrap_or_default());
+    if let Some(q) = quantization {
+        // The same file, each search rescoring half the candidates (fewer reads from disk).
+        let fewer = (q.oversampling() / 2.0).max(1.0);
+        let name = format!("{served}-os{fewer}");
+        println!(
+            r#"{{"engine": "{name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}}}"#
+        );
+        sweep(&name, &|r| {
+            snap.search(&SearchRequest {
+                oversampling: Some(fewer),
+                ..*r
+            })
+            .unwrap_or_default()
+        });
+    }
     drop(snap);
     std::fs::remove_file(&path)?;
 

@@ -194,6 +194,8 @@ fn the_disk_tier_needs_quantization() {
     std::fs::remove_file(&junk).unwrap();
 }
 
+type Search<'a> = dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint> + 'a;
+
 #[test]
 fn a_request_sets_its_own_oversampling() {
     // Binary codes rank 48-d points coarsely, so rescoring few candidates misses true
@@ -220,7 +222,7 @@ fn a_request_sets_its_own_oversampling() {
             },
         )
         .unwrap();
-        let sources: [(&str, &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>); 2] = [
+        let sources: [(&str, &Search<'_>); 2] = [
             ("memory", &|r| col.search(r).unwrap()),
             ("disk", &|r| disk.search(r).unwrap()),
         ];
