@@ -43,6 +43,21 @@ fn proc_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A search under test.
+type Search<'a> = dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint> + Sync + 'a;
+
+/// A pool of one rayon worker: searches are timed on one thread, as the peers' are, so the
+/// scans that would split their rows across the global pool's workers run on one.
+fn one_thread() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a rayon pool of one thread")
+    })
+}
+
 /// Times of a query sweep taken; the best counts (ann-benchmarks does the same): it is the
 /// one least disturbed by the rest of the machine.
 const REPEATS: usize = 3;
@@ -50,7 +65,7 @@ const REPEATS: usize = 3;
 /// Runs every query at `ef`, `REPEATS` times; returns (queries/s of the fastest pass,
 /// recall@10 against `gt`). Only the searches are timed.
 fn run(
-    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
+    search: &Search<'_>,
     w: &Wordnet,
     gt: &[i32],
     ef: usize,
@@ -62,14 +77,16 @@ fn run(
     for _ in 0..REPEATS {
         results.clear();
         let t = Instant::now();
-        for q in w.queries.chunks_exact(w.dim) {
-            results.push(search(&SearchRequest {
-                ef: Some(ef),
-                filter,
-                with_payload: false,
-                ..SearchRequest::new(q, 10)
-            }));
-        }
+        one_thread().install(|| {
+            for q in w.queries.chunks_exact(w.dim) {
+                results.push(search(&SearchRequest {
+                    ef: Some(ef),
+                    filter,
+                    with_payload: false,
+                    ..SearchRequest::new(q, 10)
+                }));
+            }
+        });
         best = best.min(t.elapsed().as_secs_f64());
     }
     let mut found = 0usize;
@@ -91,12 +108,7 @@ fn run(
 }
 
 /// The ef sweep of one engine: a JSON line per ef.
-fn sweep(
-    engine: &str,
-    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
-    w: &Wordnet,
-    gt: &[i32],
-) {
+fn sweep(engine: &str, search: &Search<'_>, w: &Wordnet, gt: &[i32]) {
     for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
         let (qps, recall) = run(search, w, gt, ef, None);
         println!(
@@ -210,9 +222,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         col.overwrite_payload(std::slice::from_ref(id), p);
     }
     let gt = w.ground_truth("none").ok_or("no ground truth")?;
-    let sweep = |engine: &str, search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>| {
-        sweep(engine, search, &w, gt)
-    };
+    let sweep = |engine: &str, search: &Search<'_>| sweep(engine, search, &w, gt);
     sweep(&engine, &|r| col.search(r).unwrap_or_default());
 
     let path = std::env::temp_dir().join(format!("stratavec-bench-{}.svdb", std::process::id()));
@@ -288,12 +298,7 @@ const FILTER_KEYS: [(&str, PayloadIndexType); 4] = [
 ];
 
 /// Recall@10 and queries/s at ef 64 for every filter in `filters.json` (payload indexes made).
-fn filtered(
-    engine: &str,
-    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
-    w: &Wordnet,
-    only: Option<&str>,
-) {
+fn filtered(engine: &str, search: &Search<'_>, w: &Wordnet, only: Option<&str>) {
     for (name, spec) in w
         .filters
         .iter()

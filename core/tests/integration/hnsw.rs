@@ -495,9 +495,10 @@ fn many_writes_after_a_checkpoint_get_their_own_graph() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Filters that leave 20–50% of the rows, scattered or clustered in space: the planner walks the
-/// graph (at ef 64 it does from 20% of 40,000 rows), and the walk passes disallowed rows by
-/// two-hop expansion without scoring them, or through them where few allowed rows are near.
+/// Filters that leave 15–50% of the rows, scattered or clustered in space: the planner walks the
+/// graph (at ef 64 it does from 20% of 40,000 rows, and from 15% when the rows are scattered:
+/// see `SPREAD_WALK_ROWS_PER_EF`), and the walk passes disallowed rows by two-hop expansion
+/// without scoring them, or through them where few allowed rows are near.
 #[test]
 fn mid_selectivity_filters_walk_the_graph_with_recall() {
     let (n, dim, latent) = (40_000, 32, 14);
@@ -524,7 +525,7 @@ fn mid_selectivity_filters_walk_the_graph_with_recall() {
         let (x, slab) = point(&mut rng);
         data.extend(x);
         payloads.push(
-            json!({"bucket": (i * 7) % 10, "slab": slab})
+            json!({"bucket": (i * 7) % 10, "percent": (i * 37) % 100, "slab": slab})
                 .as_object()
                 .unwrap()
                 .clone(),
@@ -538,11 +539,17 @@ fn mid_selectivity_filters_walk_the_graph_with_recall() {
         .unwrap();
     col.create_payload_index("slab", stratavec_core::PayloadIndexType::Integer)
         .unwrap();
+    col.create_payload_index("percent", stratavec_core::PayloadIndexType::Integer)
+        .unwrap();
     let queries: Vec<f32> = (0..100).flat_map(|_| point(&mut rng).0).collect();
     for (name, filter) in [
         (
             "all",
             json!({"must": [{"key": "bucket", "range": {"lt": 10}}]}),
+        ),
+        (
+            "scattered 15%",
+            json!({"must": [{"key": "percent", "range": {"lt": 15}}]}),
         ),
         (
             "scattered 30%",

@@ -123,6 +123,9 @@ impl Allow<'_> {
 /// Lists of disallowed neighbours a filtered walk prefetches ahead of reading them.
 const HOP_PREFETCH: usize = 3;
 
+/// Allowed rows whose neighbours are read to estimate how a filter's rows cluster.
+const CLUSTERING_SAMPLES: usize = 64;
+
 /// An HNSW graph that owns its arrays: built in memory, or decoded from a file.
 #[derive(Debug, Clone)]
 pub struct HnswGraph {
@@ -333,6 +336,35 @@ impl<'a> GraphRef<'a> {
         &block[1..=(block[0] as usize).min(s - 1)]
     }
 
+    /// How much the rows of `allowed` (`count` of them) cluster in the graph: the fraction of
+    /// their layer-0 neighbours also in `allowed`, over the fraction of all rows in it. About 1
+    /// for a filter unrelated to the vectors; far above 1 for one that selects a region (one
+    /// topic). Estimated from about `CLUSTERING_SAMPLES` allowed rows met at an even stride
+    /// through the rows; `None` when fewer than a quarter of that many are met.
+    pub(crate) fn clustering(&self, allowed: &Bitset, count: usize) -> Option<f64> {
+        let n = self.len();
+        if count == 0 || n == 0 {
+            return None;
+        }
+        // About CLUSTERING_SAMPLES / s positions, so about CLUSTERING_SAMPLES of them allowed.
+        let step = (count / CLUSTERING_SAMPLES).max(1);
+        let (mut sampled, mut links, mut inside) = (0usize, 0usize, 0usize);
+        for r in (0..n).step_by(step) {
+            if !allowed.contains(r) {
+                continue;
+            }
+            sampled += 1;
+            for &nb in self.neighbours(r as u32, 0) {
+                links += 1;
+                inside += usize::from(allowed.contains(nb as usize));
+            }
+        }
+        if sampled < CLUSTERING_SAMPLES / 4 || links == 0 {
+            return None;
+        }
+        Some((inside as f64 / links as f64) / (count as f64 / n as f64))
+    }
+
     /// Asks the CPU to start loading row `r`'s list on `level`.
     #[inline(always)]
     fn prefetch_list(&self, r: u32, level: usize) {
@@ -540,5 +572,61 @@ impl<'a> GraphRef<'a> {
         });
         found.truncate(k);
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seeded stream of numbers in [0, 1).
+    fn stream(seed: u64) -> impl FnMut() -> f32 {
+        let mut s = seed;
+        move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
+
+    #[test]
+    fn clustering_tells_spread_rows_from_one_regions() {
+        // 6000 points around 40 centres in 16 dimensions; row i belongs to centre centres[i].
+        let (n, dim, k) = (6000usize, 16usize, 40usize);
+        let mut next = stream(5);
+        let centres: Vec<f32> = (0..k * dim).map(|_| next() * 2.0 - 1.0).collect();
+        let of: Vec<usize> = (0..n).map(|_| (next() * k as f32) as usize % k).collect();
+        let data: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let c = &centres[of[i] * dim..(of[i] + 1) * dim];
+                c.iter().map(|x| x + 0.15 * (next() - 0.5)).collect::<Vec<_>>()
+            })
+            .collect();
+        let params = HnswParams {
+            m: 8,
+            ef_construction: 64,
+            ..HnswParams::default()
+        };
+        let g = HnswGraph::build(RowsRef::F32(&data), dim, Metric::Euclid, params, &mut |_| true)
+            .unwrap()
+            .unwrap();
+        let set = |keep: &dyn Fn(usize) -> bool| {
+            let rows: Vec<u32> = (0..n as u32).filter(|&r| keep(r as usize)).collect();
+            let count = rows.len();
+            (Bitset::from_rows(&rows, n), count)
+        };
+        // A tenth of the rows drawn at random: unrelated to the vectors.
+        let mut draw = stream(11);
+        let picked: Vec<bool> = (0..n).map(|_| draw() < 0.1).collect();
+        let (spread, count) = set(&|r| picked[r]);
+        let s = g.view().clustering(&spread, count).unwrap();
+        assert!((0.5..2.0).contains(&s), "spread rows: clustering {s}");
+        // The rows of four centres: a tenth of the rows, all in one part of space.
+        let (region, count) = set(&|r| of[r] < 4);
+        let c = g.view().clustering(&region, count).unwrap();
+        eprintln!("clustering: spread {s:.2}, one region {c:.2}");
+        assert!(c > 5.0, "one region's rows: clustering {c}");
+        // Too few rows to judge: no estimate.
+        let (few, count) = set(&|r| r % 1000 == 0);
+        assert_eq!(g.view().clustering(&few, count), None);
     }
 }
