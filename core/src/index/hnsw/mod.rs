@@ -583,7 +583,9 @@ mod tests {
     fn stream(seed: u64) -> impl FnMut() -> f32 {
         let mut s = seed;
         move || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 40) as f32 / (1u64 << 24) as f32
         }
     }
@@ -598,7 +600,9 @@ mod tests {
         let data: Vec<f32> = (0..n)
             .flat_map(|i| {
                 let c = &centres[of[i] * dim..(of[i] + 1) * dim];
-                c.iter().map(|x| x + 0.15 * (next() - 0.5)).collect::<Vec<_>>()
+                c.iter()
+                    .map(|x| x + 0.15 * (next() - 0.5))
+                    .collect::<Vec<_>>()
             })
             .collect();
         let params = HnswParams {
@@ -606,9 +610,15 @@ mod tests {
             ef_construction: 64,
             ..HnswParams::default()
         };
-        let g = HnswGraph::build(RowsRef::F32(&data), dim, Metric::Euclid, params, &mut |_| true)
-            .unwrap()
-            .unwrap();
+        let g = HnswGraph::build(
+            RowsRef::F32(&data),
+            dim,
+            Metric::Euclid,
+            params,
+            &mut |_| true,
+        )
+        .unwrap()
+        .unwrap();
         let set = |keep: &dyn Fn(usize) -> bool| {
             let rows: Vec<u32> = (0..n as u32).filter(|&r| keep(r as usize)).collect();
             let count = rows.len();
