@@ -603,7 +603,11 @@ pub(crate) fn search_batch(
             // passes disallowed rows too. The cheaper wins; scanning is also exact.
             let ef_plan = members
                 .iter()
-                .map(|&i| requests[i].ef.unwrap_or(64).max(cap(i, allowed_count)))
+                .map(|&i| {
+                    let ef = requests[i].ef.unwrap_or(64).max(cap(i, allowed_count));
+                    // A walk cannot collect more rows than the layer holds.
+                    ef.min(layer.src.len().max(1))
+                })
                 .max()
                 .unwrap_or(64);
             let graph_cost = (GRAPH_DISTANCES_PER_EF * ef_plan).saturating_mul(layer.src.len())

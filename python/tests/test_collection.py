@@ -172,6 +172,9 @@ def test_quantization_and_index_options(tmp_path):
         assert few.tolist() != exact_ids.tolist()  # binary codes rank coarsely
         hits = col.search_mmr(queries[0], k=5, fetch_k=30, lambda_mult=1, oversampling=100)
         assert [h.id for h in hits] == exact_ids[0, :5].tolist()
+        # Any breadth is accepted; past the row count it walks them all.
+        big, _ = col.search(queries, k=30, ef=2**62, oversampling=100)
+        assert big.tolist() == exact_ids.tolist()
         for bad in [0.5, 101, float("nan")]:
             with pytest.raises(ValueError, match="oversampling"):
                 col.search(queries[0], oversampling=bad)

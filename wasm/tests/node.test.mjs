@@ -199,6 +199,8 @@ test("a search sets its own oversampling", () => {
   const all = col.search(q, { k: 20, oversampling: 100, withPayload: false });
   assert.deepEqual(all.ids, exact.ids);
   all.scores.forEach((s, i) => assert.ok(Math.abs(s - exact.scores[i]) <= 1e-5));
+  // Any breadth is accepted (the largest integer JS holds exactly; 2^32 - 1 in wasm32).
+  assert.deepEqual(col.search(q, { k: 20, ef: Number.MAX_SAFE_INTEGER, oversampling: 100, withPayload: false }).ids, exact.ids);
   const few = col.search(q, { k: 20, oversampling: 1, withPayload: false });
   assert.notDeepEqual(few.ids, exact.ids);
   for (const bad of [0.5, 101, NaN, "3"]) {

@@ -735,3 +735,39 @@ fn durable_collections_drop_their_graph_and_payload_indexes() {
     drop(d);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn any_ef_is_accepted_and_a_breadth_past_the_rows_walks_them_all() {
+    let (dim, n) = (8, 500);
+    let mut rng = Rng::new(61);
+    let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    col.upsert(&ids, &clustered(&mut rng, n, dim), None)
+        .unwrap();
+    col.build_index(small_graph()).unwrap();
+    let queries = clustered(&mut rng, 10, dim);
+    for quantization in [None, Some(stratavec_core::Quantization::int8())] {
+        col.set_quantization(quantization).unwrap();
+        for q in queries.chunks_exact(dim) {
+            let exact = col
+                .search(&SearchRequest {
+                    exact: true,
+                    ..SearchRequest::new(q, 10)
+                })
+                .unwrap();
+            // 2^62 on 64 bits: 20 times it wraps to 0, which once made the planner walk with
+            // a heap sized for 2^63 rows (a capacity-overflow panic).
+            for ef in [n, 1 << (usize::BITS - 2), usize::MAX / 2, usize::MAX] {
+                let hits = col
+                    .search(&SearchRequest {
+                        ef: Some(ef),
+                        ..SearchRequest::new(q, 10)
+                    })
+                    .unwrap();
+                let ids: Vec<PointId> = hits.iter().map(|h| h.id).collect();
+                let want: Vec<PointId> = exact.iter().map(|h| h.id).collect();
+                assert_eq!(ids, want, "ef {ef}, {quantization:?}");
+            }
+        }
+    }
+}

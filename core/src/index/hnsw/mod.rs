@@ -567,9 +567,10 @@ impl<'a> GraphRef<'a> {
         let Some(entry) = self.descend(space, q, 1) else {
             return Vec::new();
         };
-        let mut found = with_visited(|visited| {
-            self.search_layer(space, q, &[entry], ef.max(k), 0, visited, allow)
-        });
+        // Breadth beyond the row count changes nothing (and would be allocated for).
+        let ef = ef.max(k).min(self.len());
+        let mut found =
+            with_visited(|visited| self.search_layer(space, q, &[entry], ef, 0, visited, allow));
         found.truncate(k);
         found
     }
