@@ -11,7 +11,7 @@
 //! - filtered: recall@10 and queries/s for every filter in `filters.json` at one ef.
 //!
 //! Usage: hnsw_bench [m] [ef_construction] [f32|f16] [int8|binary] [--data DIR]
-//!        hnsw_bench --sweep-snapshot PATH [int8|binary] [--disk] [--filters | --filter NAME] (only the search
+//!        hnsw_bench --sweep-snapshot PATH [int8|binary] [--oversampling=X] [--disk] [--filters | --filter NAME] (only the search
 //!        sweep, and with `--filters` the filtered runs, on a snapshot in memory; `--filter NAME`:
 //!        that filtered run alone)
 //! (`--data`: another set laid out like wordnet-minilm, searched by Euclidean distance: the
@@ -24,9 +24,9 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use stratavec_core::{
-    Collection, CollectionConfig, Filter, HnswParams, Int8Params, Metric, PayloadIndexType,
-    PointId, Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions, StorageTier,
-    VectorType,
+    BinaryParams, Collection, CollectionConfig, Filter, HnswParams, Int8Params, Metric,
+    PayloadIndexType, PointId, Quantization, ScoredPoint, SearchRequest, Snapshot, StorageOptions,
+    StorageTier, VectorType,
 };
 use stratavec_testkit::dataset::Wordnet;
 
@@ -136,7 +136,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Int8Params::default()
         }))
     } else if std::env::args().any(|a| a == "binary") {
-        Some(Quantization::binary())
+        Some(Quantization::Binary(BinaryParams {
+            oversampling: oversampling.unwrap_or(BinaryParams::default().oversampling),
+        }))
     } else {
         None
     };

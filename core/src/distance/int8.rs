@@ -88,8 +88,9 @@ mod x86 {
     // widened to i16 makes 16. L1 uses `vpsadbw` on the codes shifted into u8 (x ^ 0x80 =
     // x + 128 keeps every difference), 32 absolute differences an instruction.
     //
-    // Lanes: each i32 lane of `vpmaddwd` receives one pair of products per 32 bytes, at most
-    // 2 * 255^2 (squared L2) per pair; MAX_DIM / 32 = 2048 pairs fit in i32 with room to spare.
+    // Lanes: each i32 lane of the two accumulators receives one pair of products per 32
+    // bytes, at most 2 * 255^2 (squared L2) per pair; MAX_DIM / 32 = 2048 pairs per lane, and
+    // both accumulators added lane by lane, stay below 2^30, so one horizontal sum does.
 
     /// The sum of the eight i32 lanes, in i64.
     #[inline]
@@ -135,7 +136,7 @@ mod x86 {
                 acc1 = _mm256_add_epi32(acc1, step(x1, y1));
                 i += 32;
             }
-            (hsum_i32(acc0) + hsum_i32(acc1), i)
+            (hsum_i32(_mm256_add_epi32(acc0, acc1)), i)
         }};
     }
 
