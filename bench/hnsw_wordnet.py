@@ -344,19 +344,23 @@ def main():
         print(f"| {ef} | " + " | ".join(cells) + " |")
     print(
         "\nServing: each engine reopens its saved index and answers every query at ef=64; RAM is what "
-        "that adds to the process (RSS after minus before). stratavec's QPS here is measured on the "
-        "reopened snapshot in that tier; the peers' is their in-memory curve.\n"
+        "that adds to the process (RSS after minus before); open s is the time to open it and answer a first "
+        "query. stratavec's QPS here is measured on the reopened snapshot in that tier; the peers' is their "
+        "in-memory curve.\n"
     )
-    print("| engine | tier | serving RAM MiB | RAM / hnswlib | QPS at recall 0.95 | QPS / hnswlib |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| engine | tier | open s | serving RAM MiB | RAM / hnswlib | QPS at recall 0.95 | QPS / hnswlib |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     ram = {r["engine"]: r for r in records if r["event"] == "serve"}
+    opened = {r["engine"]: r["seconds"] for r in records if r["event"] == "open"}
     for e in served:
         at[e] = at_recall(get(e, "search"), TARGET)
     for e in served + PEERS:
         q = at[e]
         base_ram, base_q = ram["hnswlib"]["memory_mib"], at["hnswlib"]
+        open_s = ram[e].get("open_seconds", opened.get(e))
         print(
-            f"| {e} | {ram[e]['tier']} | {ram[e]['memory_mib']:.0f} | {ram[e]['memory_mib'] / base_ram:.2f} | "
+            f"| {e} | {ram[e]['tier']} | {f'{open_s:.3f}' if open_s is not None else '-'} | "
+            f"{ram[e]['memory_mib']:.0f} | {ram[e]['memory_mib'] / base_ram:.2f} | "
             f"{f'{q:.0f}' if q else 'not reached'} | {f'{q / base_q:.2f}x' if q and base_q else '-'} |"
         )
     flat = get("faiss-flat", "search")[0]

@@ -514,6 +514,10 @@ impl Collection {
                 .map(|&r| PayloadOut::Parsed(&self.payloads[r as usize]))
                 .collect(),
             graph: graph.as_ref(),
+            codes: self
+                .codes
+                .as_ref()
+                .map(|c| c.section(self.index.values().map(|&r| r as usize))),
         };
         write_segment(w, kind, &source)
     }

@@ -16,6 +16,7 @@
 //! for a checkpoint to be written; the fsync happens after both are released, so concurrent
 //! writers share fsyncs.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ use crate::index::hnsw::HnswParams;
 use crate::index::payload::{parse_key, PayloadIndexType};
 use crate::indexed_segment::IndexedSegment;
 use crate::point::{Payload, PointId};
-use crate::quantization::Quantization;
+use crate::quantization::{Codes, Quantization};
 use crate::read::{self, Layer, PointSource};
 use crate::snapshot::Snapshot;
 use crate::storage::segment::{write_segment, PayloadOut, SegmentSource};
@@ -424,13 +425,15 @@ impl Layers {
         Ok(())
     }
 
-    /// Writes the live points of both layers, in id order, as one file of `kind`.
-    /// `progress` hears how many rows the graph has linked so far; when it returns `false`
-    /// nothing is written and `Ok(None)` returned.
+    /// Writes the live points of both layers, in id order, as one file of `kind`, with the
+    /// codes of `quantization` learnt from them (so opening the file with it reads them
+    /// instead of every vector). `progress` hears how many rows the graph has linked so far;
+    /// when it returns `false` nothing is written and `Ok(None)` returned.
     fn write<W: Write>(
         &self,
         w: &mut W,
         kind: FileKind,
+        quantization: Option<Quantization>,
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Option<u64>> {
         let layers = self.layers();
@@ -478,6 +481,15 @@ impl Layers {
             Some(Some(g)) => Some(g),
             None => None,
         };
+        let codes = match quantization {
+            Some(q) => Some(Codes::train(origin.len(), dim, q, &|i| {
+                let (l, row) = origin[i];
+                Ok(Cow::Owned(
+                    layers[l as usize].src.rows().get(row as usize, dim),
+                ))
+            })?),
+            None => None,
+        };
         write_segment(
             w,
             kind,
@@ -487,6 +499,7 @@ impl Layers {
                 rows,
                 payloads,
                 graph: graph.as_ref(),
+                codes: codes.as_ref().map(|c| c.section(0..origin.len())),
             },
         )
         .map(Some)
@@ -842,7 +855,8 @@ impl DurableCollection {
                 index: st.index,
             }
         };
-        view.write(w, FileKind::Snapshot, &mut |_| true)
+        let quantization = lock(&self.manifest).storage.quantization;
+        view.write(w, FileKind::Snapshot, quantization, &mut |_| true)
             .map(|written| written.unwrap_or_default())
     }
 
@@ -1040,7 +1054,11 @@ impl DurableCollection {
                 .open(&seg_path)
                 .map_err(io_err(format!("creating {}", seg_path.display())))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            if st.write(&mut out, FileKind::Segment, progress)?.is_none() {
+            let quantization = manifest.storage.quantization;
+            if st
+                .write(&mut out, FileKind::Segment, quantization, progress)?
+                .is_none()
+            {
                 drop(out);
                 std::fs::remove_file(&seg_path)
                     .map_err(io_err(format!("removing {}", seg_path.display())))?;

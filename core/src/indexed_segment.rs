@@ -1,5 +1,5 @@
 //! An open segment together with the read structures built in memory after opening it: payload
-//! indexes and quantized codes. Snapshots and a durable collection's checkpoint are both this, so
+//! indexes and quantized codes (copied from the file when it holds them). Snapshots and a durable collection's checkpoint are both this, so
 //! they answer reads through one `PointSource`.
 //!
 //! It also carries the storage tier (see `StorageTier`): `memory` reads the file into the heap,
@@ -127,10 +127,19 @@ impl IndexedSegment {
         self.payload_indexes.len() != before
     }
 
-    /// Computes codes of the segment's vectors (see `quantization`), or drops them (refused
-    /// in the `disk` tier, which searches by codes).
+    /// Takes the codes of the segment's vectors from the file when it holds them for this
+    /// quantization, computes them otherwise (see `quantization`), or drops them (refused in
+    /// the `disk` tier, which searches by codes).
     pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
         let (n, dim) = (self.segment.len(), self.segment.config().dim);
+        let stored = quantization.and_then(|q| {
+            let section = self.segment.codes_section()?;
+            Codes::from_section(section, q)
+        });
+        if stored.is_some() {
+            self.codes = stored;
+            return Ok(());
+        }
         self.codes = match quantization {
             None => {
                 #[cfg(feature = "fs")]

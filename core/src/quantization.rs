@@ -25,10 +25,12 @@
 //!   dot products use `f · (⟨q_c, s⟩ + ⟨centre, s⟩)` and distances `|x_c|² − 2 f ⟨q_c, s⟩`.
 //!   Binary ranks coarsely, so it wants more oversampling (default 10) and suits high
 //!   dimensions best.
-//! - **Codes live in memory next to the rows** and are kept current by every write; a snapshot
-//!   or a checkpoint computes them when quantization is switched on after opening. Training
-//!   reads rows through a callback, so a file whose vectors stay on disk (the `disk` tier) is
-//!   read row by row without being mapped.
+//! - **Codes live in memory next to the rows** and are kept current by every write. A file
+//!   written by a quantized collection carries them (the `CODES` section, FORMAT.md), and
+//!   opening it with the same quantization copies them in instead of reading every vector; a
+//!   file without them (or with another quantizer's) has them learnt and computed on opening.
+//!   Training reads rows through a callback, so a file whose vectors stay on disk (the `disk`
+//!   tier) is read row by row without being mapped.
 
 use std::borrow::Cow;
 
@@ -200,7 +202,7 @@ impl Default for BinaryParams {
 const SAMPLE: usize = 1 << 20;
 
 /// The int8 codes of a collection's rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Int8Codes {
     params: Int8Params,
     dim: usize,
@@ -429,7 +431,7 @@ fn factors_of(words: &[u64]) -> [f32; 3] {
 }
 
 /// Binary codes: bit `d` of a row is set where component `d` is above the centre's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct BinaryCodes {
     params: BinaryParams,
     /// `u64` words of bits per row.
@@ -653,10 +655,10 @@ impl Space for BitSpace<'_> {
 pub(crate) type RowReader<'a> = &'a dyn Fn(usize) -> Result<Cow<'a, [f32]>>;
 
 /// The quantized codes of a collection's rows, in row order, kept current by every write.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Codes(Kind);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Kind {
     Int8(Int8Codes),
     Binary(BinaryCodes),
@@ -752,6 +754,314 @@ impl Codes {
         match &self.0 {
             Kind::Int8(c) => scan_codes(&c.space(metric), &c.encode(q), cands, cap),
             Kind::Binary(c) => scan_codes(&c.space(metric), &c.encode_query(q), cands, cap),
+        }
+    }
+}
+
+/// Bytes of the `CODES` section's header (FORMAT.md).
+const SECTION_HEADER: usize = 64;
+/// `CODES` section types.
+const SECTION_INT8: u32 = 1;
+const SECTION_BINARY: u32 = 2;
+
+/// A `CODES` section to write: its header (and a binary quantizer's centre), then one slice
+/// per row.
+pub(crate) struct CodesOut<'a> {
+    pub(crate) head: Vec<u8>,
+    pub(crate) rows: Vec<&'a [u8]>,
+}
+
+/// A `CODES` section's header fields (FORMAT.md).
+struct SectionHeader {
+    kind: u32,
+    dim: usize,
+    n: usize,
+    row_bytes: usize,
+    quantile: f32,
+    scale: f32,
+    rows_at: usize,
+    /// Bytes 40..64, zero in version 1.2.
+    reserved_zero: bool,
+}
+
+impl SectionHeader {
+    fn parse(bytes: &[u8]) -> Option<SectionHeader> {
+        let head = bytes.get(..SECTION_HEADER)?;
+        let u32_at = |at: usize| u32::from_le_bytes(head[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+        let size = |at: usize| usize::try_from(u64_at(at)).unwrap_or(usize::MAX);
+        Some(SectionHeader {
+            kind: u32_at(0),
+            dim: u32_at(4) as usize,
+            n: size(8),
+            row_bytes: size(16),
+            quantile: f32::from_bits(u32_at(24)),
+            scale: f32::from_bits(u32_at(28)),
+            rows_at: size(32),
+            reserved_zero: head[40..].iter().all(|&b| b == 0),
+        })
+    }
+
+    /// The row width and where rows start, for codes of `kind` in `dim` dimensions.
+    fn layout(kind: u32, dim: usize) -> (usize, usize) {
+        match kind {
+            SECTION_INT8 => (dim, SECTION_HEADER),
+            _ => (
+                8 * (dim.div_ceil(64) + FACTOR_WORDS),
+                SECTION_HEADER + (4 * dim).next_multiple_of(64),
+            ),
+        }
+    }
+
+    /// Whether this build reads these codes (a kind it knows, reserved bytes zero); otherwise
+    /// the section is ignored and codes are learnt from the vectors.
+    fn known(&self) -> bool {
+        matches!(self.kind, SECTION_INT8 | SECTION_BINARY) && self.reserved_zero
+    }
+}
+
+/// Checks a `CODES` section's structure against its segment's `n` rows of dimension `dim`
+/// (cheap: the header and a binary centre, never the rows). A section of a kind this build
+/// does not know is accepted and ignored.
+pub(crate) fn check_section(bytes: &[u8], n: usize, dim: usize) -> Result<()> {
+    let bad = |reason: String| Err(Error::corrupt("segment section CODES", reason));
+    let Some(h) = SectionHeader::parse(bytes) else {
+        return bad(format!(
+            "{} bytes, shorter than its {SECTION_HEADER}-byte header",
+            bytes.len()
+        ));
+    };
+    if !h.known() {
+        return Ok(());
+    }
+    if h.dim != dim || h.n != n {
+        return bad(format!(
+            "codes for {} rows of dimension {} in a segment of {n} rows of dimension {dim}",
+            h.n, h.dim
+        ));
+    }
+    let (row_bytes, rows_at) = SectionHeader::layout(h.kind, dim);
+    if h.row_bytes != row_bytes || h.rows_at != rows_at {
+        return bad(format!(
+            "rows of {} bytes from byte {} where the codes need {row_bytes} from {rows_at}",
+            h.row_bytes, h.rows_at
+        ));
+    }
+    match n
+        .checked_mul(row_bytes)
+        .and_then(|b| b.checked_add(rows_at))
+    {
+        Some(len) if len == bytes.len() => {}
+        _ => {
+            return bad(format!(
+                "{} bytes where {n} rows of {row_bytes} bytes from byte {rows_at} need {}",
+                bytes.len(),
+                n.saturating_mul(row_bytes).saturating_add(rows_at)
+            ))
+        }
+    }
+    if h.kind == SECTION_INT8 {
+        if !(0.5..=1.0).contains(&h.quantile) {
+            return bad(format!("int8 quantile {} is outside 0.5..=1", h.quantile));
+        }
+        if !(h.scale.is_finite() && h.scale > 0.0) {
+            return bad(format!("int8 scale {} is not a positive number", h.scale));
+        }
+    } else {
+        let centre: &[u8] = &bytes[SECTION_HEADER..SECTION_HEADER + 4 * dim];
+        if let Some(d) = centre
+            .chunks_exact(4)
+            .position(|c| !f32::from_le_bytes(c.try_into().expect("4 bytes")).is_finite())
+        {
+            return bad(format!(
+                "binary centre component {d} is not a finite number"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Codes {
+    /// The `CODES` section of these codes for rows `rows`, in that order (FORMAT.md).
+    pub(crate) fn section(&self, rows: impl Iterator<Item = usize>) -> CodesOut<'_> {
+        let (kind, dim, quantile, scale) = match &self.0 {
+            Kind::Int8(c) => (SECTION_INT8, c.dim, c.params.quantile, c.scale),
+            Kind::Binary(c) => (SECTION_BINARY, c.centre.len(), 0.0, 0.0),
+        };
+        let (row_bytes, rows_at) = SectionHeader::layout(kind, dim);
+        let rows: Vec<&[u8]> = match &self.0 {
+            Kind::Int8(c) => rows
+                .map(|r| bytemuck::cast_slice(&c.codes[r * dim..(r + 1) * dim]))
+                .collect(),
+            Kind::Binary(c) => {
+                let stride = c.stride();
+                rows.map(|r| bytemuck::cast_slice(&c.codes[r * stride..(r + 1) * stride]))
+                    .collect()
+            }
+        };
+        let mut head = Vec::with_capacity(rows_at);
+        head.extend(kind.to_le_bytes());
+        head.extend((dim as u32).to_le_bytes());
+        head.extend((rows.len() as u64).to_le_bytes());
+        head.extend((row_bytes as u64).to_le_bytes());
+        head.extend(quantile.to_bits().to_le_bytes());
+        head.extend(scale.to_bits().to_le_bytes());
+        head.extend((rows_at as u64).to_le_bytes());
+        head.resize(SECTION_HEADER, 0);
+        if let Kind::Binary(c) = &self.0 {
+            head.extend(c.centre.iter().flat_map(|x| x.to_bits().to_le_bytes()));
+        }
+        head.resize(rows_at, 0);
+        CodesOut { head, rows }
+    }
+
+    /// The codes a `CODES` section holds (checked by [`check_section`]) when they are what
+    /// `quantization` makes: the same kind and, for int8, the same quantile (the oversampling
+    /// is a search setting, taken from `quantization`). `None` otherwise: the caller learns
+    /// them from the vectors.
+    pub(crate) fn from_section(bytes: &[u8], quantization: Quantization) -> Option<Codes> {
+        let h = SectionHeader::parse(bytes).filter(SectionHeader::known)?;
+        let rows = bytes.get(h.rows_at..)?;
+        match (h.kind, quantization) {
+            (SECTION_INT8, Quantization::Int8(params)) if h.quantile == params.quantile => {
+                let mut codes = crate::huge_pages::filled(rows.len(), 0i8);
+                bytemuck::cast_slice_mut::<i8, u8>(&mut codes).copy_from_slice(rows);
+                Some(Codes(Kind::Int8(Int8Codes {
+                    params,
+                    dim: h.dim,
+                    scale: h.scale,
+                    codes,
+                })))
+            }
+            (SECTION_BINARY, Quantization::Binary(params)) => {
+                let centre = bytes[SECTION_HEADER..SECTION_HEADER + 4 * h.dim]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                let mut codes = crate::huge_pages::filled(rows.len() / 8, 0u64);
+                bytemuck::cast_slice_mut::<u64, u8>(&mut codes).copy_from_slice(rows);
+                Some(Codes(Kind::Binary(BinaryCodes {
+                    params,
+                    words: h.dim.div_ceil(64),
+                    centre,
+                    codes,
+                })))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stratavec_testkit::Rng;
+
+    /// Codes of `n` random rows of dimension `dim`, and the section that writes them.
+    fn coded(q: Quantization, n: usize, dim: usize) -> (Codes, Vec<u8>) {
+        let rows = Rng::new(5).vectors(n, dim);
+        let codes = Codes::train(n, dim, q, &|r| {
+            Ok(Cow::Borrowed(&rows[r * dim..(r + 1) * dim]))
+        })
+        .unwrap();
+        let out = codes.section(0..n);
+        let mut bytes = out.head.clone();
+        out.rows.iter().for_each(|r| bytes.extend_from_slice(r));
+        (codes, bytes)
+    }
+
+    #[test]
+    fn codes_come_back_from_their_section_for_the_same_quantizer_only() {
+        let int8 = Quantization::int8();
+        let binary = Quantization::binary();
+        for (dim, n) in [(1, 3), (12, 40), (64, 9), (130, 17)] {
+            for q in [int8, binary] {
+                let (codes, bytes) = coded(q, n, dim);
+                check_section(&bytes, n, dim).unwrap();
+                assert_eq!(Codes::from_section(&bytes, q).as_ref(), Some(&codes));
+                // The oversampling is the opener's; the codes are the same.
+                let wider = match q {
+                    Quantization::Int8(p) => Quantization::Int8(Int8Params {
+                        oversampling: 7.0,
+                        ..p
+                    }),
+                    Quantization::Binary(_) => {
+                        Quantization::Binary(BinaryParams { oversampling: 7.0 })
+                    }
+                };
+                let read = Codes::from_section(&bytes, wider).unwrap();
+                assert_eq!(read.quantization(), wider);
+                // Another kind of codes, or int8 clipped at another quantile, are learnt anew.
+                let other = if q == int8 { binary } else { int8 };
+                assert!(Codes::from_section(&bytes, other).is_none());
+                let clipped = Quantization::Int8(Int8Params {
+                    quantile: 0.99,
+                    ..Int8Params::default()
+                });
+                assert!(Codes::from_section(&bytes, clipped).is_none());
+            }
+        }
+        // Rows written in another order come back in that order.
+        let (codes, _) = coded(int8, 5, 8);
+        let out = codes.section([4, 0, 2].into_iter());
+        let mut bytes = out.head.clone();
+        out.rows.iter().for_each(|r| bytes.extend_from_slice(r));
+        check_section(&bytes, 3, 8).unwrap();
+        let Kind::Int8(c) = Codes::from_section(&bytes, int8).unwrap().0 else {
+            panic!("int8 codes expected")
+        };
+        let Kind::Int8(orig) = codes.0 else { panic!() };
+        assert_eq!(&c.codes[..8], &orig.codes[32..40]);
+        assert_eq!(&c.codes[16..24], &orig.codes[16..24]);
+    }
+
+    #[test]
+    fn malformed_code_sections_are_refused_and_unknown_ones_ignored() {
+        let (dim, n) = (70, 6);
+        for q in [Quantization::int8(), Quantization::binary()] {
+            let (_, good) = coded(q, n, dim);
+            let int8 = q == Quantization::int8();
+            let put = |at: usize, v: &[u8]| {
+                let mut b = good.clone();
+                b[at..at + v.len()].copy_from_slice(v);
+                b
+            };
+            let mut cases: Vec<(&str, Vec<u8>)> = vec![
+                ("shorter than the header", good[..40].to_vec()),
+                ("another dimension", put(4, &71u32.to_le_bytes())),
+                ("another row count", put(8, &7u64.to_le_bytes())),
+                ("another row width", put(16, &64u64.to_le_bytes())),
+                ("rows elsewhere", put(32, &128u64.to_le_bytes())),
+                ("a row cut short", good[..good.len() - 1].to_vec()),
+                (
+                    "a row too many",
+                    [&good[..], &good[good.len() - 70..]].concat(),
+                ),
+            ];
+            if int8 {
+                cases.push(("quantile out of range", put(24, &0.2f32.to_le_bytes())));
+                cases.push(("scale not a number", put(28, &f32::NAN.to_le_bytes())));
+                cases.push(("scale zero", put(28, &0f32.to_le_bytes())));
+            } else {
+                cases.push((
+                    "centre not finite",
+                    put(64 + 4 * 3, &f32::INFINITY.to_le_bytes()),
+                ));
+            }
+            for (what, bytes) in cases {
+                match check_section(&bytes, n, dim) {
+                    Err(Error::Corrupt { what: w, reason }) => {
+                        assert!(w.contains("CODES"), "{what}: blamed {w}: {reason}")
+                    }
+                    other => panic!("{what}: {other:?}"),
+                }
+            }
+            // A kind this build does not know, or a reserved byte set (a newer minor version's
+            // field), is accepted and ignored: the codes are then learnt from the vectors.
+            for ignored in [put(0, &3u32.to_le_bytes()), put(50, &[1])] {
+                check_section(&ignored, n, dim).unwrap();
+                assert!(Codes::from_section(&ignored, q).is_none());
+            }
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::storage::{FileBytes, FileKind, Segment};
 /// A snapshot opened read-only.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The file, with the payload indexes and codes built since opening (the file holds none).
+    /// The file, with the payload indexes built since opening and the codes searches rank by
+    /// (copied from the file when it carries them for the quantization asked, else computed).
     segment: IndexedSegment,
 }
 
@@ -123,8 +124,9 @@ impl Snapshot {
     }
 
     /// Switches quantization on or off for searches (see [`Collection::set_quantization`]):
-    /// the codes are computed in memory from the file's vectors, which stay where they are
-    /// for rescoring.
+    /// the codes are copied into memory from the file when it carries them (a snapshot of a
+    /// quantized collection, with the same kind and int8 quantile), and computed from the
+    /// file's vectors otherwise; the vectors stay where they are for rescoring.
     pub fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
         self.segment.set_quantization(quantization)
     }
@@ -147,8 +149,8 @@ impl Snapshot {
     }
 
     /// The snapshot file itself, as read or mapped: snapshots are immutable, so these bytes
-    /// are this collection's snapshot (payload indexes and codes built since opening are not
-    /// in it; no file holds those).
+    /// are this collection's snapshot (payload indexes, and codes computed since opening, are
+    /// not in it).
     pub fn file_bytes(&self) -> &[u8] {
         self.segment.file_bytes()
     }

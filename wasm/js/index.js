@@ -45,7 +45,7 @@ function stratavecError(code, message) {
 /**
  * Fetches a snapshot and opens it as a collection. `onProgress({loaded, total})` hears each
  * chunk (`total` is undefined when the server does not say the size, or sends it compressed);
- * `signal` aborts the download; `quantization` ranks searches by codes computed on load;
+ * `signal` aborts the download; `quantization` ranks searches by codes (the snapshot's own, or computed on load);
  * `fetchOptions` go to `fetch`.
  */
 export async function loadSnapshot(url, { onProgress, signal, quantization, fetchOptions } = {}) {

@@ -154,7 +154,8 @@ impl Collection {
     /// A collection read from snapshot bytes (written by `toSnapshot` here or by any other
     /// host: Python, Node, the server). The bytes are copied and every checksum checked;
     /// searches read them in place, and the first write turns them into an ordinary collection.
-    /// `options.quantization` ranks searches by int8 or binary codes computed on load.
+    /// `options.quantization` ranks searches by int8 or binary codes: the snapshot's own when it
+    /// carries them (written by a quantized collection), computed on load otherwise.
     #[wasm_bindgen(js_name = fromSnapshot)]
     pub fn from_snapshot(bytes: &Uint8Array, options: JsValue) -> Result<Collection, JsValue> {
         let mut quantization = None;

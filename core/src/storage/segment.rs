@@ -13,6 +13,7 @@ use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
 use crate::error::{Error, Result};
 use crate::index::hnsw::{decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph};
 use crate::point::{Payload, PointId};
+use crate::quantization::CodesOut;
 use crate::read::PointSource;
 use crate::vectors::RowsRef;
 
@@ -26,8 +27,10 @@ pub(crate) mod section {
     pub(crate) const PAYLOAD_DATA: u32 = 6;
     /// Format 1.1: the HNSW graph over the segment's rows (optional).
     pub(crate) const HNSW: u32 = 8;
-    /// Highest id this build knows; 7 and 9..=15 are reserved (FORMAT.md).
-    pub(crate) const KNOWN_MAX: u32 = 8;
+    /// Format 1.2: the quantized codes of the segment's rows (optional).
+    pub(crate) const CODES: u32 = 9;
+    /// Highest id this build knows; 7 and 10..=15 are reserved (FORMAT.md).
+    pub(crate) const KNOWN_MAX: u32 = 9;
 
     pub(crate) fn name(id: u32) -> &'static str {
         match id {
@@ -38,6 +41,7 @@ pub(crate) mod section {
             PAYLOAD_OFFSETS => "PAYLOAD_OFFSETS",
             PAYLOAD_DATA => "PAYLOAD_DATA",
             HNSW => "HNSW",
+            CODES => "CODES",
             _ => "unknown",
         }
     }
@@ -59,6 +63,8 @@ pub(crate) struct SegmentSource<'a> {
     pub(crate) payloads: Vec<PayloadOut<'a>>,
     /// The HNSW graph over these rows, numbered in id order.
     pub(crate) graph: Option<&'a HnswGraph>,
+    /// The quantized codes of these rows, in id order.
+    pub(crate) codes: Option<CodesOut<'a>>,
 }
 
 /// Writes a segment or snapshot file; returns its length.
@@ -150,7 +156,22 @@ pub(crate) fn write_segment<W: Write>(
             chunks,
         });
     }
-    let minor = if graph.is_some() { 1 } else { 0 };
+    if let Some(codes) = &src.codes {
+        let mut chunks: Vec<&[u8]> = vec![&codes.head];
+        chunks.extend(&codes.rows);
+        sections.push(SectionOut {
+            id: section::CODES,
+            required: false,
+            chunks,
+        });
+    }
+    let minor = if src.codes.is_some() {
+        2
+    } else if graph.is_some() {
+        1
+    } else {
+        0
+    };
     container::write(w, kind, minor, &sections)
         .map_err(|e| Error::io(format!("writing a {}", kind.name()), e))
 }
@@ -169,6 +190,8 @@ pub struct Segment {
     payload_data: Range<usize>,
     /// The HNSW section and where its arrays lie, when the file has one.
     hnsw: Option<(Range<usize>, GraphLayout)>,
+    /// The CODES section, when the file has one.
+    codes: Option<Range<usize>>,
 }
 
 fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<Range<usize>> {
@@ -273,6 +296,13 @@ impl Segment {
                 Some((range_of(&c, base, section::HNSW, what)?, layout))
             }
         };
+        let codes = match c.section(section::CODES) {
+            None => None,
+            Some(bytes) => {
+                crate::quantization::check_section(bytes, len, dim)?;
+                Some(range_of(&c, base, section::CODES, what)?)
+            }
+        };
 
         let seg = Segment {
             kind: c.kind,
@@ -284,6 +314,7 @@ impl Segment {
             payload_offsets,
             payload_data,
             hnsw,
+            codes,
             bytes,
         };
         seg.check_order()?;
@@ -437,6 +468,11 @@ impl Segment {
     pub(crate) fn payload_json(&self, row: usize) -> &[u8] {
         let o = self.offsets();
         &self.bytes_of(&self.payload_data)[o[row] as usize..o[row + 1] as usize]
+    }
+
+    /// The `CODES` section's bytes, when the file has one (its structure checked on open).
+    pub(crate) fn codes_section(&self) -> Option<&[u8]> {
+        self.codes.as_ref().map(|r| self.bytes_of(r))
     }
 
     /// The HNSW graph stored in the file, read in place.

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, SearchRequest,
-    Snapshot, VectorType,
+    BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
+    PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::golden::golden_collection;
 use stratavec_testkit::Rng;
@@ -284,6 +284,96 @@ fn corruption_sweep_truncation_and_bit_flips() {
         })
         .unwrap();
     sweep(&indexed.snapshot_bytes().unwrap());
+    // And with codes (format 1.2), of both kinds.
+    for q in [Quantization::int8(), Quantization::binary()] {
+        sweep(&quantized(q).snapshot_bytes().unwrap());
+    }
+}
+
+/// The golden collection with codes (no graph: a graph's float sums may round differently on
+/// other instruction sets, and the golden files must come out byte for byte everywhere).
+fn quantized(q: Quantization) -> Collection {
+    let mut col = golden_collection(Metric::Euclid, VectorType::F32);
+    col.set_quantization(Some(q)).unwrap();
+    col
+}
+
+/// Files of format 1.2 (int8 or binary codes), read by every future version.
+const GOLDEN_CODES: [(&str, Quantization); 2] = [
+    (
+        "snapshot-1.2-int8.svdb",
+        Quantization::Int8(Int8Params {
+            quantile: 0.999,
+            oversampling: 3.0,
+        }),
+    ),
+    (
+        "snapshot-1.2-binary.svdb",
+        Quantization::Binary(BinaryParams { oversampling: 10.0 }),
+    ),
+];
+
+#[test]
+fn golden_files_with_codes_are_read_forever_and_written_byte_for_byte() {
+    for (name, q) in GOLDEN_CODES {
+        let col = quantized(q);
+        let path = golden_dir().join(name);
+        if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
+            std::fs::write(&path, col.snapshot_bytes().unwrap()).unwrap();
+        }
+        let golden = std::fs::read(&path).unwrap();
+        assert_eq!(&golden[16..20], &[1, 0, 2, 0], "{name} is version 1.2");
+        assert!(
+            col.snapshot_bytes().unwrap() == golden,
+            "{name} differs from the writer's output"
+        );
+        let mut snap = Snapshot::from_bytes(&golden).unwrap();
+        snap.verify().unwrap();
+        snap.set_quantization(Some(q)).unwrap();
+        assert_same_contents(&snap, &col);
+        let dim = col.config().dim;
+        for query in Rng::new(3).vectors(8, dim).chunks_exact(dim) {
+            let req = SearchRequest {
+                oversampling: Some(1.0),
+                ..SearchRequest::new(query, 5)
+            };
+            assert_eq!(snap.search(&req).unwrap(), col.search(&req).unwrap());
+        }
+    }
+}
+
+#[test]
+fn hostile_codes_with_valid_checksums_are_refused() {
+    for q in [Quantization::int8(), Quantization::binary()] {
+        let good = quantized(q).snapshot_bytes().unwrap();
+        let codes = section_range(&good, 9);
+        let cases: Vec<(&str, usize, u64)> = vec![
+            ("another dimension", codes.start + 4, 13),
+            ("another row count", codes.start + 8, 40),
+            ("another row width", codes.start + 16, 1),
+            ("rows elsewhere", codes.start + 32, 0),
+        ];
+        for (what, at, value) in cases {
+            let mut bad = good.clone();
+            let width = if at == codes.start + 4 { 4 } else { 8 };
+            bad[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            reseal_all(&mut bad);
+            match Snapshot::from_bytes(&bad) {
+                Err(Error::Corrupt { what: w, reason }) => {
+                    assert!(w.contains("CODES"), "{what}: blamed {w}: {reason}")
+                }
+                Err(e) => panic!("{what}: wrong error {e}"),
+                Ok(_) => panic!("{what}: accepted"),
+            }
+        }
+        // Codes of a kind this build does not know are ignored: learnt from the vectors.
+        let mut unknown = good.clone();
+        unknown[codes.start..codes.start + 4].copy_from_slice(&7u32.to_le_bytes());
+        reseal_all(&mut unknown);
+        let mut snap = Snapshot::from_bytes(&unknown).unwrap();
+        snap.set_quantization(Some(q)).unwrap();
+        assert_eq!(snap.quantization(), Some(q));
+    }
 }
 
 fn sweep(bytes: &[u8]) {

@@ -345,14 +345,27 @@ fn a_durable_collection_keeps_its_tier() {
         found as f64 / total as f64
     };
     assert!(recall(&d) >= 0.95);
-    // Writes, a checkpoint and a reopen keep the setting and the answers.
+    // Writes, a checkpoint and a reopen keep the setting and the answers. The checkpoint
+    // carries the codes (format 1.2), so reopening reads them instead of every vector.
     d.delete(&[PointId::Num(0)]).unwrap();
     d.checkpoint().unwrap();
     assert_eq!(d.storage(), disk);
+    assert_eq!(
+        checkpoint_version(&dir),
+        [1, 0, 2, 0],
+        "checkpoint with codes"
+    );
+    let before: Vec<_> = queries
+        .chunks_exact(dim)
+        .map(|q| d.search(&SearchRequest::new(q, 10)).unwrap())
+        .collect();
     drop(d);
     let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
     assert_eq!(d.storage(), disk);
     assert_eq!(d.len(), 2999);
+    for (q, b) in queries.chunks_exact(dim).zip(&before) {
+        assert_eq!(&d.search(&SearchRequest::new(q, 10)).unwrap(), b);
+    }
     assert!(recall(&d) >= 0.95);
     // Back to memory.
     let memory = StorageOptions {
@@ -360,10 +373,100 @@ fn a_durable_collection_keeps_its_tier() {
         quantization: None,
     };
     d.set_storage(memory).unwrap();
+    d.delete(&[PointId::Num(1)]).unwrap();
+    d.checkpoint().unwrap();
+    assert_eq!(
+        checkpoint_version(&dir),
+        [1, 0, 1, 0],
+        "no codes without quantization"
+    );
     drop(d);
     let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
     assert_eq!(d.storage(), memory);
     assert!(recall(&d) >= 0.95);
     drop(d);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The format version bytes of a durable collection's checkpoint segment.
+fn checkpoint_version(dir: &std::path::Path) -> [u8; 4] {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("MANIFEST")).unwrap()).unwrap();
+    let segment = dir.join(manifest["segment"].as_str().unwrap());
+    std::fs::read(segment).unwrap()[16..20].try_into().unwrap()
+}
+
+#[test]
+fn a_file_keeps_the_codes_it_was_written_with() {
+    // The int8 scale is learnt from small vectors, then much larger ones arrive and clip: the
+    // collection's codes are not what learning them from all its vectors would give, so a
+    // snapshot opened with the same quantization answers like the collection only if it
+    // takes the codes from the file.
+    let (dim, small, large) = (32, 300, 1200);
+    let mut rng = Rng::new(41);
+    for quantization in [Quantization::int8(), Quantization::binary()] {
+        let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
+        let data: Vec<f32> = rng.vectors(small, dim).iter().map(|x| 0.05 * x).collect();
+        let ids: Vec<PointId> = (0..small as u64).map(PointId::Num).collect();
+        col.upsert(&ids, &data, None).unwrap();
+        col.set_quantization(Some(quantization)).unwrap();
+        let data = rng.vectors(large, dim);
+        let ids: Vec<PointId> = (small as u64..(small + large) as u64)
+            .map(PointId::Num)
+            .collect();
+        col.upsert(&ids, &data, None).unwrap();
+        col.build_index(HnswParams::default()).unwrap();
+        let queries = rng.vectors(40, dim);
+        let ask = |q| SearchRequest {
+            oversampling: Some(1.0),
+            ..SearchRequest::new(q, 10)
+        };
+        let want: Vec<_> = queries
+            .chunks_exact(dim)
+            .map(|q| col.search(&ask(q)).unwrap())
+            .collect();
+        let path = temp_dir("codes");
+        col.write_snapshot(&mut std::fs::File::create(&path).unwrap())
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            &bytes[16..20],
+            &[1, 0, 2, 0],
+            "a file with codes is version 1.2"
+        );
+        for tier in [StorageTier::Memory, StorageTier::Mmap, StorageTier::Disk] {
+            let snap = Snapshot::open(
+                &path,
+                &StorageOptions {
+                    tier,
+                    quantization: Some(quantization),
+                },
+            )
+            .unwrap();
+            for (q, w) in queries.chunks_exact(dim).zip(&want) {
+                assert_eq!(&snap.search(&ask(q)).unwrap(), w, "{quantization:?} {tier}");
+            }
+        }
+        if quantization == Quantization::int8() {
+            // Clipping at another quantile learns codes from the file's vectors: other answers.
+            let relearnt = Snapshot::open(
+                &path,
+                &StorageOptions {
+                    tier: StorageTier::Memory,
+                    quantization: Some(Quantization::Int8(stratavec_core::Int8Params {
+                        quantile: 0.9995,
+                        oversampling: 3.0,
+                    })),
+                },
+            )
+            .unwrap();
+            let differ = queries
+                .chunks_exact(dim)
+                .zip(&want)
+                .filter(|(q, w)| &relearnt.search(&ask(q)).unwrap() != *w)
+                .count();
+            assert!(differ > 0, "relearnt codes answered exactly alike");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }
