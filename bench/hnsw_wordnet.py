@@ -31,7 +31,9 @@ WORDNET = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "da
 DATA = pathlib.Path(os.environ.get("BENCH_DATA", WORDNET))
 EUCLID = DATA != WORDNET
 EFS = [10, 16, 24, 32, 48, 64, 96, 128, 256]
-PEERS = ["hnswlib", "usearch", "faiss-hnsw", "faiss-flat"]
+# usearch-f16 and faiss-hnsw-fp16 store vectors as f16, as stratavec-f16 does: the like-for-like peers
+# of that line (hnswlib stores f32 only).
+PEERS = ["hnswlib", "usearch", "faiss-hnsw", "faiss-flat", "usearch-f16", "faiss-hnsw-fp16"]
 TARGET = 0.95
 # Each query sweep runs this many times for every engine and the fastest counts (as in
 # ann-benchmarks): the pass least disturbed by the rest of the machine.
@@ -149,10 +151,11 @@ def peer(name, m, ef_c, threads):
             again.set_ef(64)
             again.knn_query(queries, k=10, num_threads=1)
             return opened, kib("VmRSS:")
-    elif name == "usearch":
+    elif name in ("usearch", "usearch-f16"):
         from usearch.index import Index
 
-        index = Index(ndim=dim, metric="l2sq" if EUCLID else "ip", dtype="f32", connectivity=m, expansion_add=ef_c)
+        dtype = "f16" if name == "usearch-f16" else "f32"
+        index = Index(ndim=dim, metric="l2sq" if EUCLID else "ip", dtype=dtype, connectivity=m, expansion_add=ef_c)
         index.add(np.arange(n), base, threads=threads)
 
         def search(ef):
@@ -170,20 +173,27 @@ def peer(name, m, ef_c, threads):
             again.expansion_search = 64
             again.search(queries, 10, threads=1)
             return opened, kib("VmRSS:")
-    elif name in ("faiss-hnsw", "faiss-flat"):
+    elif name in ("faiss-hnsw", "faiss-flat", "faiss-hnsw-fp16"):
         import faiss
 
         faiss.omp_set_num_threads(threads)
+        metric = faiss.METRIC_L2 if EUCLID else faiss.METRIC_INNER_PRODUCT
+        hnsw = name != "faiss-flat"
         if name == "faiss-hnsw":
-            index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_L2 if EUCLID else faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = ef_c
+            index = faiss.IndexHNSWFlat(dim, m, metric)
+        elif name == "faiss-hnsw-fp16":
+            # FAISS's HNSW over vectors stored as f16 (a scalar quantizer without training).
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, m, metric)
+            index.train(base)
         else:
             index = faiss.IndexFlatL2(dim) if EUCLID else faiss.IndexFlatIP(dim)
+        if hnsw:
+            index.hnsw.efConstruction = ef_c
         index.add(base)
 
         def search(ef):
             faiss.omp_set_num_threads(1)
-            if name == "faiss-hnsw":
+            if hnsw:
                 index.hnsw.efSearch = ef
             return index.search(queries, 10)[1]
 
@@ -192,7 +202,7 @@ def peer(name, m, ef_c, threads):
             faiss.omp_set_num_threads(1)
             bits = np.packbits(mask, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-            if name == "faiss-hnsw":
+            if hnsw:
                 params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
             else:
                 params = faiss.SearchParameters(sel=sel)
@@ -204,7 +214,7 @@ def peer(name, m, ef_c, threads):
             again = faiss.read_index(str(tmp), faiss.IO_FLAG_MMAP)
             again.search(queries[:1], 10)
             opened = time.perf_counter() - t
-            if name == "faiss-hnsw":
+            if hnsw:
                 again.hnsw.efSearch = 64
             again.search(queries, 10)
             return opened, kib("VmRSS:")
@@ -282,6 +292,7 @@ def main():
         ("stratavec", [exe, str(m), str(ef_c)] + data),
         ("stratavec-int8", [exe, str(m), str(ef_c), "int8"] + data),
         ("stratavec-binary", [exe, str(m), str(ef_c), "binary"] + data),
+        ("stratavec-f16", [exe, str(m), str(ef_c), "f16"] + data),
     ]
     runs += [(p, [sys.executable, __file__, "--engine", p, str(m), str(ef_c), str(threads)]) for p in PEERS]
     for name, cmd in runs:
@@ -289,7 +300,7 @@ def main():
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         records += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         print(f"measured {name}", file=sys.stderr)
-    ours = ["stratavec", "stratavec-int8", "stratavec-binary"]
+    ours = ["stratavec", "stratavec-int8", "stratavec-binary", "stratavec-f16"]
     # The tiers stratavec serves its snapshot from (mmap; disk with codes, at the default
     # oversampling and at half of it), in the order measured.
     served = [r["engine"] for r in records if r["event"] == "serve" and r["engine"].startswith("stratavec")]
@@ -384,7 +395,7 @@ def main():
         print()
     peers_filtered = [p for p in PEERS if get(p, "filtered")]
     if get("stratavec", "filtered") and peers_filtered:
-        names = ["stratavec", "stratavec-int8"] + peers_filtered
+        names = ["stratavec", "stratavec-int8", "stratavec-f16"] + peers_filtered
         print(
             "Filtered search beside the peers, ef=64 (faiss-flat: exact), QPS / recall@10; the ratio "
             "columns are stratavec f32 QPS / engine QPS. hnswlib filters through a Python callable "

@@ -142,9 +142,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let engine = match &quantization {
-        Some(q) => format!("stratavec-{}", q.name()),
-        None => "stratavec".to_owned(),
+    let engine = match (&quantization, vector_type) {
+        (Some(q), _) => format!("stratavec-{}", q.name()),
+        (None, VectorType::F16) => "stratavec-f16".to_owned(),
+        (None, _) => "stratavec".to_owned(),
     };
     let m = args.first().copied().unwrap_or(16);
     let ef_construction = args.get(1).copied().unwrap_or(200);

@@ -234,9 +234,9 @@ impl Kernels {
                 dot_f32: wasm32::simd128::dot_f32,
                 l2sq_f32: wasm32::simd128::l2sq_f32,
                 l1_f32: wasm32::simd128::l1_f32,
-                dot_f16: simd128_f16::dot,
-                l2sq_f16: simd128_f16::l2sq,
-                l1_f16: simd128_f16::l1,
+                dot_f16: wasm32::simd128::dot_f16,
+                l2sq_f16: wasm32::simd128::l2sq_f16,
+                l1_f16: wasm32::simd128::l1_f16,
             }),
             #[allow(unreachable_patterns)]
             _ => None,
@@ -284,10 +284,7 @@ impl Kernels {
 
 /// Runs an f32 kernel over an f16 stored vector by widening it in stack blocks. Exact: widening
 /// f16 to f32 loses nothing, and every kernel is a sum that splits across blocks.
-#[cfg(any(
-    all(target_arch = "aarch64", target_feature = "neon"),
-    all(target_arch = "wasm32", target_feature = "simd128")
-))]
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 #[inline]
 fn widened(a: &[f32], b: &[f16], kernel: KernelF32) -> f32 {
     const BLOCK: usize = 256;
@@ -315,19 +312,5 @@ mod neon_f16 {
     }
     pub(super) fn l1(a: &[f32], b: &[f16]) -> f32 {
         widened(a, b, neon::l1_f32)
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd128_f16 {
-    use super::{f16, wasm32::simd128, widened};
-    pub(super) fn dot(a: &[f32], b: &[f16]) -> f32 {
-        widened(a, b, simd128::dot_f32)
-    }
-    pub(super) fn l2sq(a: &[f32], b: &[f16]) -> f32 {
-        widened(a, b, simd128::l2sq_f32)
-    }
-    pub(super) fn l1(a: &[f32], b: &[f16]) -> f32 {
-        widened(a, b, simd128::l1_f32)
     }
 }

@@ -13,8 +13,8 @@ use stratavec_core::distance::binary::{binary_kernel_levels, binary_kernels};
 use stratavec_core::distance::int8::{int8_kernel_levels, int8_kernels};
 use stratavec_core::distance::{Kernels, SimdLevel};
 use stratavec_core::{
-    Collection, CollectionConfig, Error, Filter, HnswParams, Metric, PointId, Quantization,
-    SearchRequest, Snapshot,
+    BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
+    PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::golden::{golden_collection, GOLDEN};
 use stratavec_testkit::kernel_check::{check_binary_kernels, check_int8_kernels, check_kernels};
@@ -121,7 +121,7 @@ pub extern "C" fn run() -> u32 {
     if let Err(e) = golden_files_are_portable() {
         fail(e);
     } else {
-        say("golden snapshots of format v1: opened, verified, and rewritten byte for byte");
+        say("golden snapshots of format 1.0 and 1.2 (codes): opened, verified, and rewritten byte for byte");
         passed += 1;
     }
     if let Err(e) = bad_input_is_rejected() {
@@ -266,8 +266,51 @@ fn golden_files_are_portable() -> Result<(), String> {
             ));
         }
     }
+    // Format 1.2: the same points with their int8 or binary codes.
+    for (name, quantization, bytes) in GOLDEN_CODES {
+        let mut snap = Snapshot::from_bytes(bytes).map_err(|e| format!("{name}: {e}"))?;
+        snap.verify().map_err(|e| format!("{name}: {e}"))?;
+        let mut col = golden_collection(Metric::Euclid, VectorType::F32);
+        col.set_quantization(Some(quantization))
+            .map_err(|e| format!("{name}: {e}"))?;
+        if col.snapshot_bytes().map_err(|e| format!("{name}: {e}"))? != bytes {
+            return Err(format!(
+                "{name}: this platform writes different codes than the golden file"
+            ));
+        }
+        snap.set_quantization(Some(quantization))
+            .map_err(|e| format!("{name}: {e}"))?;
+        let dim = col.config().dim;
+        for q in Rng::new(3).vectors(8, dim).chunks_exact(dim) {
+            let req = SearchRequest {
+                oversampling: Some(1.0),
+                ..SearchRequest::new(q, 5)
+            };
+            if snap.search(&req).map_err(|e| e.to_string())?
+                != col.search(&req).map_err(|e| e.to_string())?
+            {
+                return Err(format!("{name}: the file's codes answer differently"));
+            }
+        }
+    }
     Ok(())
 }
+
+const GOLDEN_CODES: [(&str, Quantization, &[u8]); 2] = [
+    (
+        "snapshot-1.2-int8.svdb",
+        Quantization::Int8(Int8Params {
+            quantile: 0.999,
+            oversampling: 3.0,
+        }),
+        include_bytes!("../../../core/tests/golden/v1/snapshot-1.2-int8.svdb"),
+    ),
+    (
+        "snapshot-1.2-binary.svdb",
+        Quantization::Binary(BinaryParams { oversampling: 10.0 }),
+        include_bytes!("../../../core/tests/golden/v1/snapshot-1.2-binary.svdb"),
+    ),
+];
 
 fn bad_input_is_rejected() -> Result<(), String> {
     let mut col =
