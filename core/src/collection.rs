@@ -367,6 +367,11 @@ impl Collection {
         Ok(())
     }
 
+    /// Takes `codes` of this collection's rows, in row order (a snapshot's, restored with it).
+    pub(crate) fn set_codes(&mut self, codes: Option<Codes>) {
+        self.codes = codes;
+    }
+
     /// The quantization searches use, if any.
     pub fn quantization(&self) -> Option<Quantization> {
         self.codes.as_ref().map(Codes::quantization)

@@ -1,6 +1,7 @@
 //! An open segment together with the read structures built in memory after opening it: payload
-//! indexes and quantized codes (copied from the file when it holds them). Snapshots and a durable collection's checkpoint are both this, so
-//! they answer reads through one `PointSource`.
+//! indexes and quantized codes (copied from the file when it holds them). Snapshots and a
+//! durable collection's checkpoint are both this, so they answer reads through one
+//! `PointSource`.
 //!
 //! It also carries the storage tier (see `StorageTier`): `memory` reads the file into the heap,
 //! `mmap` maps it, and `disk` maps it too but keeps a file handle from which searches read the
@@ -132,10 +133,22 @@ impl IndexedSegment {
     /// the `disk` tier, which searches by codes).
     pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
         let (n, dim) = (self.segment.len(), self.segment.config().dim);
-        let stored = quantization.and_then(|q| {
-            let section = self.segment.codes_section()?;
-            Codes::from_section(section, q)
-        });
+        let stored = match (quantization, self.segment.codes_section()) {
+            (Some(q), Some((section, at))) => {
+                let copy = |r: std::ops::Range<usize>, buf: &mut [u8]| {
+                    #[cfg(feature = "fs")]
+                    if let Some(disk) = &self.disk {
+                        // Not through the map: the rows would stay mapped beside their copy.
+                        return disk.read_at(at + r.start as u64, buf);
+                    }
+                    let _ = at;
+                    buf.copy_from_slice(&section[r]);
+                    Ok(())
+                };
+                Codes::from_section(section, q, &copy)?
+            }
+            _ => None,
+        };
         if stored.is_some() {
             self.codes = stored;
             return Ok(());

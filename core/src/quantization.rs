@@ -764,6 +764,9 @@ const SECTION_HEADER: usize = 64;
 const SECTION_INT8: u32 = 1;
 const SECTION_BINARY: u32 = 2;
 
+/// Fills a buffer with the given byte range of a `CODES` section (see [`Codes::from_section`]).
+pub(crate) type SectionReader<'a> = &'a dyn Fn(std::ops::Range<usize>, &mut [u8]) -> Result<()>;
+
 /// A `CODES` section to write: its header (and a binary quantizer's centre), then one slice
 /// per row.
 pub(crate) struct CodesOut<'a> {
@@ -917,15 +920,23 @@ impl Codes {
 
     /// The codes a `CODES` section holds (checked by [`check_section`]) when they are what
     /// `quantization` makes: the same kind and, for int8, the same quantile (the oversampling
-    /// is a search setting, taken from `quantization`). `None` otherwise: the caller learns
-    /// them from the vectors.
-    pub(crate) fn from_section(bytes: &[u8], quantization: Quantization) -> Option<Codes> {
-        let h = SectionHeader::parse(bytes).filter(SectionHeader::known)?;
-        let rows = bytes.get(h.rows_at..)?;
-        match (h.kind, quantization) {
+    /// is a search setting, taken from `quantization`). `Ok(None)` otherwise: the caller learns
+    /// them from the vectors. The header (and a binary centre) is read from `section`; the rows
+    /// are filled by `read(range of the section, buffer)`, so the `disk` tier can read them
+    /// from the file without touching its map (which would count them twice in its memory).
+    pub(crate) fn from_section(
+        section: &[u8],
+        quantization: Quantization,
+        read: SectionReader<'_>,
+    ) -> Result<Option<Codes>> {
+        let Some(h) = SectionHeader::parse(section).filter(SectionHeader::known) else {
+            return Ok(None);
+        };
+        let rows = h.rows_at..section.len();
+        Ok(match (h.kind, quantization) {
             (SECTION_INT8, Quantization::Int8(params)) if h.quantile == params.quantile => {
                 let mut codes = crate::huge_pages::filled(rows.len(), 0i8);
-                bytemuck::cast_slice_mut::<i8, u8>(&mut codes).copy_from_slice(rows);
+                read(rows, bytemuck::cast_slice_mut::<i8, u8>(&mut codes))?;
                 Some(Codes(Kind::Int8(Int8Codes {
                     params,
                     dim: h.dim,
@@ -934,12 +945,12 @@ impl Codes {
                 })))
             }
             (SECTION_BINARY, Quantization::Binary(params)) => {
-                let centre = bytes[SECTION_HEADER..SECTION_HEADER + 4 * h.dim]
+                let centre = section[SECTION_HEADER..SECTION_HEADER + 4 * h.dim]
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
                     .collect();
                 let mut codes = crate::huge_pages::filled(rows.len() / 8, 0u64);
-                bytemuck::cast_slice_mut::<u64, u8>(&mut codes).copy_from_slice(rows);
+                read(rows, bytemuck::cast_slice_mut::<u64, u8>(&mut codes))?;
                 Some(Codes(Kind::Binary(BinaryCodes {
                     params,
                     words: h.dim.div_ceil(64),
@@ -948,7 +959,7 @@ impl Codes {
                 })))
             }
             _ => None,
-        }
+        })
     }
 }
 
@@ -956,6 +967,15 @@ impl Codes {
 mod tests {
     use super::*;
     use stratavec_testkit::Rng;
+
+    /// [`Codes::from_section`] over a section held in memory.
+    fn from_bytes(bytes: &[u8], q: Quantization) -> Option<Codes> {
+        Codes::from_section(bytes, q, &|r, buf| {
+            buf.copy_from_slice(&bytes[r]);
+            Ok(())
+        })
+        .unwrap()
+    }
 
     /// Codes of `n` random rows of dimension `dim`, and the section that writes them.
     fn coded(q: Quantization, n: usize, dim: usize) -> (Codes, Vec<u8>) {
@@ -978,7 +998,7 @@ mod tests {
             for q in [int8, binary] {
                 let (codes, bytes) = coded(q, n, dim);
                 check_section(&bytes, n, dim).unwrap();
-                assert_eq!(Codes::from_section(&bytes, q).as_ref(), Some(&codes));
+                assert_eq!(from_bytes(&bytes, q).as_ref(), Some(&codes));
                 // The oversampling is the opener's; the codes are the same.
                 let wider = match q {
                     Quantization::Int8(p) => Quantization::Int8(Int8Params {
@@ -989,16 +1009,16 @@ mod tests {
                         Quantization::Binary(BinaryParams { oversampling: 7.0 })
                     }
                 };
-                let read = Codes::from_section(&bytes, wider).unwrap();
+                let read = from_bytes(&bytes, wider).unwrap();
                 assert_eq!(read.quantization(), wider);
                 // Another kind of codes, or int8 clipped at another quantile, are learnt anew.
                 let other = if q == int8 { binary } else { int8 };
-                assert!(Codes::from_section(&bytes, other).is_none());
+                assert!(from_bytes(&bytes, other).is_none());
                 let clipped = Quantization::Int8(Int8Params {
                     quantile: 0.99,
                     ..Int8Params::default()
                 });
-                assert!(Codes::from_section(&bytes, clipped).is_none());
+                assert!(from_bytes(&bytes, clipped).is_none());
             }
         }
         // Rows written in another order come back in that order.
@@ -1007,7 +1027,7 @@ mod tests {
         let mut bytes = out.head.clone();
         out.rows.iter().for_each(|r| bytes.extend_from_slice(r));
         check_section(&bytes, 3, 8).unwrap();
-        let Kind::Int8(c) = Codes::from_section(&bytes, int8).unwrap().0 else {
+        let Kind::Int8(c) = from_bytes(&bytes, int8).unwrap().0 else {
             panic!("int8 codes expected")
         };
         let Kind::Int8(orig) = codes.0 else { panic!() };
@@ -1060,7 +1080,7 @@ mod tests {
             // field), is accepted and ignored: the codes are then learnt from the vectors.
             for ignored in [put(0, &3u32.to_le_bytes()), put(50, &[1])] {
                 check_section(&ignored, n, dim).unwrap();
-                assert!(Codes::from_section(&ignored, q).is_none());
+                assert!(from_bytes(&ignored, q).is_none());
             }
         }
     }

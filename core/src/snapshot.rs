@@ -160,5 +160,14 @@ impl Snapshot {
         Collection::from_segment(&self.segment)
     }
 
+    /// [`Snapshot::to_collection`], searched as this snapshot is: with its quantization and the
+    /// same codes (copied, not learnt again from the vectors), which the collection then keeps
+    /// current through its writes.
+    pub fn to_quantized_collection(&self) -> Result<Collection> {
+        let mut col = Collection::from_segment(&self.segment)?;
+        col.set_codes(self.segment.codes().cloned());
+        Ok(col)
+    }
+
     crate::read::read_methods!(self => [Layer::whole(&self.segment)]);
 }

@@ -863,7 +863,7 @@ impl Collection {
                 match inner {
                     Inner::Memory(c) => c.write_snapshot(&mut w)?,
                     Inner::Durable(d) => d.write_snapshot(&mut w)?,
-                    Inner::Snapshot(s) => s.to_collection()?.write_snapshot(&mut w)?,
+                    Inner::Snapshot(s) => s.to_quantized_collection()?.write_snapshot(&mut w)?,
                 };
                 Ok(())
             })?;

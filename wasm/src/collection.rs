@@ -515,11 +515,10 @@ impl Collection {
     /// graph, payload indexes and quantization carried over).
     fn writable(&mut self) -> Result<&mut CoreCollection, JsValue> {
         if let Inner::Snapshot(s) = &self.inner {
-            let mut c = s.to_collection().or_throw()?;
+            let mut c = s.to_quantized_collection().or_throw()?;
             for (field, kind) in s.payload_index_list() {
                 c.create_payload_index(&field, kind).or_throw()?;
             }
-            c.set_quantization(s.quantization()).or_throw()?;
             self.inner = Inner::Memory(c);
         }
         match &mut self.inner {

@@ -53,6 +53,21 @@ impl DiskVectors {
         })
     }
 
+    /// Reads `buf.len()` bytes of the file from byte `at` (another section than the vectors:
+    /// the codes, read once at opening without touching the map).
+    pub(crate) fn read_at(&self, at: u64, buf: &mut [u8]) -> Result<()> {
+        read_exact_at(&self.file, buf, at).map_err(|e| {
+            Error::io(
+                format!(
+                    "reading {} bytes at {at} of {}",
+                    buf.len(),
+                    self.path.display()
+                ),
+                e,
+            )
+        })
+    }
+
     fn row_bytes(&self) -> usize {
         self.config.dim * self.config.vector_type.size()
     }

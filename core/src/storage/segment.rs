@@ -470,9 +470,12 @@ impl Segment {
         &self.bytes_of(&self.payload_data)[o[row] as usize..o[row + 1] as usize]
     }
 
-    /// The `CODES` section's bytes, when the file has one (its structure checked on open).
-    pub(crate) fn codes_section(&self) -> Option<&[u8]> {
-        self.codes.as_ref().map(|r| self.bytes_of(r))
+    /// The `CODES` section's bytes and their offset in the file, when the file has one (its
+    /// structure checked on open).
+    pub(crate) fn codes_section(&self) -> Option<(&[u8], u64)> {
+        self.codes
+            .as_ref()
+            .map(|r| (self.bytes_of(r), r.start as u64))
     }
 
     /// The HNSW graph stored in the file, read in place.

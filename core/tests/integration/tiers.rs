@@ -446,6 +446,22 @@ fn a_file_keeps_the_codes_it_was_written_with() {
             for (q, w) in queries.chunks_exact(dim).zip(&want) {
                 assert_eq!(&snap.search(&ask(q)).unwrap(), w, "{quantization:?} {tier}");
             }
+            if tier == StorageTier::Memory {
+                // Made writable, it keeps the same codes, and keeps them current.
+                let mut restored = snap.to_quantized_collection().unwrap();
+                assert_eq!(restored.quantization(), Some(quantization));
+                for (q, w) in queries.chunks_exact(dim).zip(&want) {
+                    assert_eq!(&restored.search(&ask(q)).unwrap(), w, "{quantization:?}");
+                }
+                let id = PointId::Num(1_000_000);
+                restored.upsert(&[id], &queries[..dim], None).unwrap();
+                let hit = restored.search(&ask(&queries[..dim])).unwrap()[0].clone();
+                assert_eq!(
+                    (hit.id, hit.score),
+                    (id, 0.0),
+                    "the new point is found first"
+                );
+            }
         }
         if quantization == Quantization::int8() {
             // Clipping at another quantile learns codes from the file's vectors: other answers.
