@@ -425,7 +425,9 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(9, 5))
+        # More lines than the default ten colours: twenty, so none repeats.
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
         for e in engines + served:
             pts = sorted((x["recall"], x["qps"]) for x in get(e, "search"))
             style = "--" if e in served else "-"
@@ -435,7 +437,7 @@ def main():
         ax.set_yscale("log")
         ax.set_title(f"{DATA.name}, m={m}, ef_construction={ef_c}")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         fig.savefig(plot, dpi=120)
         print(f"\nPlot: {plot}")
