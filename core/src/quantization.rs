@@ -994,7 +994,7 @@ mod tests {
     fn codes_come_back_from_their_section_for_the_same_quantizer_only() {
         let int8 = Quantization::int8();
         let binary = Quantization::binary();
-        for (dim, n) in [(1, 3), (12, 40), (64, 9), (130, 17)] {
+        for (dim, n) in [(1, 3), (12, 40), (64, 9), (130, 17), (12, 0)] {
             for q in [int8, binary] {
                 let (codes, bytes) = coded(q, n, dim);
                 check_section(&bytes, n, dim).unwrap();

@@ -147,6 +147,28 @@ fn empty_collection_snapshot() {
         .unwrap()
         .is_empty());
     assert!(snap.to_collection().unwrap().is_empty());
+    // Quantized while empty: a codes section of no rows.
+    for q in [Quantization::int8(), Quantization::binary()] {
+        let mut col = Collection::new(CollectionConfig::new(3, Metric::Dot)).unwrap();
+        col.set_quantization(Some(q)).unwrap();
+        let bytes = col.snapshot_bytes().unwrap();
+        assert_eq!(&bytes[16..20], &[1, 0, 2, 0]);
+        let mut snap = Snapshot::from_bytes(&bytes).unwrap();
+        snap.verify().unwrap();
+        snap.set_quantization(Some(q)).unwrap();
+        assert!(snap
+            .search(&SearchRequest::new(&[1.0, 0.0, 0.0], 5))
+            .unwrap()
+            .is_empty());
+        let mut restored = snap.to_quantized_collection().unwrap();
+        restored
+            .upsert(&[PointId::Num(4)], &[0.0, 1.0, 0.0], None)
+            .unwrap();
+        let hits = restored
+            .search(&SearchRequest::new(&[0.0, 1.0, 0.0], 5))
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+    }
 }
 
 #[test]
