@@ -9,38 +9,72 @@ use std::arch::wasm32::*;
 
 const STEP: usize = 16;
 
+/// Loads 8 f32 from `p + i` as two vectors.
+///
+/// # Safety
+/// `p + i .. p + i + 8` must be readable.
+#[inline(always)]
+unsafe fn load8_f32(p: *const f32, i: usize) -> (v128, v128) {
+    // SAFETY: the caller guarantees 8 readable f32; v128_load has no alignment requirement.
+    unsafe {
+        (
+            v128_load(p.add(i).cast::<v128>()),
+            v128_load(p.add(i + 4).cast::<v128>()),
+        )
+    }
+}
+
+/// Loads 8 f16 from `p + i` and widens them (see [`widen_f16`]): lanes 0..4 and 4..8.
+///
+/// # Safety
+/// `p + i .. p + i + 8` must be readable.
+#[inline(always)]
+unsafe fn load8_f16(p: *const f16, i: usize) -> (v128, v128) {
+    // SAFETY: the caller guarantees 8 readable f16, the 16 bytes v128_load reads, with no
+    // alignment requirement.
+    let h = unsafe { v128_load(p.add(i).cast::<v128>()) };
+    (
+        widen_f16(u32x4_extend_low_u16x8(h)),
+        widen_f16(u32x4_extend_high_u16x8(h)),
+    )
+}
+
 macro_rules! simd128_kernel {
-    ($name:ident, $scalar:path, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+    ($name:ident, $elem:ty, $load8:ident, $scalar:path, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
         /// simd128 kernel; `a` and `b` must have the same length.
-        pub(crate) fn $name(a: &[f32], b: &[f32]) -> f32 {
+        pub(crate) fn $name(a: &[f32], b: &[$elem]) -> f32 {
             assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
             let n = a.len();
             let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let load = |p: *const f32, i: usize| {
-                // SAFETY: every call below passes i with i + 4 <= n = a.len() = b.len(), and
-                // v128_load has no alignment requirement.
-                unsafe { v128_load(p.add(i).cast::<v128>()) }
-            };
+            // SAFETY: every call below passes i with i + 8 <= n = a.len().
+            let xs = |i: usize| unsafe { load8_f32(pa, i) };
+            // SAFETY: every call below passes i with i + 8 <= n = b.len().
+            let ys = |i: usize| unsafe { $load8(pb, i) };
             let mut acc0 = f32x4_splat(0.0);
             let mut acc1 = f32x4_splat(0.0);
             let mut acc2 = f32x4_splat(0.0);
             let mut acc3 = f32x4_splat(0.0);
             let mut i = 0;
             while i + STEP <= n {
-                let ($acc, $x, $y) = (acc0, load(pa, i), load(pb, i));
+                let ((x0, x1), (x2, x3)) = (xs(i), xs(i + 8));
+                let ((y0, y1), (y2, y3)) = (ys(i), ys(i + 8));
+                let ($acc, $x, $y) = (acc0, x0, y0);
                 acc0 = $step;
-                let ($acc, $x, $y) = (acc1, load(pa, i + 4), load(pb, i + 4));
+                let ($acc, $x, $y) = (acc1, x1, y1);
                 acc1 = $step;
-                let ($acc, $x, $y) = (acc2, load(pa, i + 8), load(pb, i + 8));
+                let ($acc, $x, $y) = (acc2, x2, y2);
                 acc2 = $step;
-                let ($acc, $x, $y) = (acc3, load(pa, i + 12), load(pb, i + 12));
+                let ($acc, $x, $y) = (acc3, x3, y3);
                 acc3 = $step;
                 i += STEP;
             }
-            while i + 4 <= n {
-                let ($acc, $x, $y) = (acc0, load(pa, i), load(pb, i));
+            if i + 8 <= n {
+                let ((x0, x1), (y0, y1)) = (xs(i), ys(i));
+                let ($acc, $x, $y) = (acc0, x0, y0);
                 acc0 = $step;
-                i += 4;
+                let ($acc, $x, $y) = (acc1, x1, y1);
+                acc1 = $step;
+                i += 8;
             }
             let acc = f32x4_add(f32x4_add(acc0, acc1), f32x4_add(acc2, acc3));
             let lanes = f32x4_extract_lane::<0>(acc)
@@ -55,16 +89,30 @@ macro_rules! simd128_kernel {
     };
 }
 
-simd128_kernel!(dot_f32, crate::distance::scalar::dot_f32, |acc, x, y| {
-    f32x4_add(acc, f32x4_mul(x, y))
-});
-simd128_kernel!(l2sq_f32, crate::distance::scalar::l2sq_f32, |acc, x, y| {
-    let d = f32x4_sub(x, y);
-    f32x4_add(acc, f32x4_mul(d, d))
-});
-simd128_kernel!(l1_f32, crate::distance::scalar::l1_f32, |acc, x, y| {
-    f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
-});
+simd128_kernel!(
+    dot_f32,
+    f32,
+    load8_f32,
+    crate::distance::scalar::dot_f32,
+    |acc, x, y| f32x4_add(acc, f32x4_mul(x, y))
+);
+simd128_kernel!(
+    l2sq_f32,
+    f32,
+    load8_f32,
+    crate::distance::scalar::l2sq_f32,
+    |acc, x, y| {
+        let d = f32x4_sub(x, y);
+        f32x4_add(acc, f32x4_mul(d, d))
+    }
+);
+simd128_kernel!(
+    l1_f32,
+    f32,
+    load8_f32,
+    crate::distance::scalar::l1_f32,
+    |acc, x, y| f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
+);
 
 /// Four u32 lanes holding f16 bits, as f32: the magnitude's bits moved into an f32's place read
 /// as the number scaled by 2^-112 (f16 subnormals land on f32 subnormals, which simd128
@@ -82,74 +130,27 @@ fn widen_f16(h: v128) -> v128 {
     )
 }
 
-macro_rules! simd128_f16_kernel {
-    ($name:ident, $scalar:path, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
-        /// simd128 kernel over an f16 stored vector; `a` and `b` must have the same length.
-        pub(crate) fn $name(a: &[f32], b: &[f16]) -> f32 {
-            assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
-            let n = a.len();
-            let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let load = |i: usize| {
-                // SAFETY: every call below passes i with i + 4 <= n = a.len(), and v128_load
-                // has no alignment requirement.
-                unsafe { v128_load(pa.add(i).cast::<v128>()) }
-            };
-            // Eight f16 from b[i..i + 8], widened: (lanes 0..4, lanes 4..8).
-            let load8 = |i: usize| {
-                // SAFETY: every call below passes i with i + 8 <= n = b.len(); 8 f16 are the
-                // 16 bytes v128_load reads, with no alignment requirement.
-                let h = unsafe { v128_load(pb.add(i).cast::<v128>()) };
-                (
-                    widen_f16(u32x4_extend_low_u16x8(h)),
-                    widen_f16(u32x4_extend_high_u16x8(h)),
-                )
-            };
-            let mut acc0 = f32x4_splat(0.0);
-            let mut acc1 = f32x4_splat(0.0);
-            let mut acc2 = f32x4_splat(0.0);
-            let mut acc3 = f32x4_splat(0.0);
-            let mut i = 0;
-            while i + STEP <= n {
-                let (y0, y1) = load8(i);
-                let (y2, y3) = load8(i + 8);
-                let ($acc, $x, $y) = (acc0, load(i), y0);
-                acc0 = $step;
-                let ($acc, $x, $y) = (acc1, load(i + 4), y1);
-                acc1 = $step;
-                let ($acc, $x, $y) = (acc2, load(i + 8), y2);
-                acc2 = $step;
-                let ($acc, $x, $y) = (acc3, load(i + 12), y3);
-                acc3 = $step;
-                i += STEP;
-            }
-            while i + 8 <= n {
-                let (y0, y1) = load8(i);
-                let ($acc, $x, $y) = (acc0, load(i), y0);
-                acc0 = $step;
-                let ($acc, $x, $y) = (acc1, load(i + 4), y1);
-                acc1 = $step;
-                i += 8;
-            }
-            let acc = f32x4_add(f32x4_add(acc0, acc1), f32x4_add(acc2, acc3));
-            let lanes = f32x4_extract_lane::<0>(acc)
-                + f32x4_extract_lane::<1>(acc)
-                + f32x4_extract_lane::<2>(acc)
-                + f32x4_extract_lane::<3>(acc);
-            if i == n {
-                return lanes;
-            }
-            lanes + $scalar(&a[i..], &b[i..])
-        }
-    };
-}
-
-simd128_f16_kernel!(dot_f16, crate::distance::scalar::dot_f16, |acc, x, y| {
-    f32x4_add(acc, f32x4_mul(x, y))
-});
-simd128_f16_kernel!(l2sq_f16, crate::distance::scalar::l2sq_f16, |acc, x, y| {
-    let d = f32x4_sub(x, y);
-    f32x4_add(acc, f32x4_mul(d, d))
-});
-simd128_f16_kernel!(l1_f16, crate::distance::scalar::l1_f16, |acc, x, y| {
-    f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
-});
+simd128_kernel!(
+    dot_f16,
+    f16,
+    load8_f16,
+    crate::distance::scalar::dot_f16,
+    |acc, x, y| f32x4_add(acc, f32x4_mul(x, y))
+);
+simd128_kernel!(
+    l2sq_f16,
+    f16,
+    load8_f16,
+    crate::distance::scalar::l2sq_f16,
+    |acc, x, y| {
+        let d = f32x4_sub(x, y);
+        f32x4_add(acc, f32x4_mul(d, d))
+    }
+);
+simd128_kernel!(
+    l1_f16,
+    f16,
+    load8_f16,
+    crate::distance::scalar::l1_f16,
+    |acc, x, y| f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
+);
