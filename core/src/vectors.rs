@@ -38,7 +38,10 @@ impl<'a> RowsRef<'a> {
         let range = i * dim..(i + 1) * dim;
         match self {
             RowsRef::F32(r) => r[range].to_vec(),
-            RowsRef::F16(r) => r[range].iter().map(|x| x.to_f32()).collect(),
+            RowsRef::F16(r) => r[range]
+                .iter()
+                .map(|x| crate::distance::scalar::f16_to_f32(x.to_bits()))
+                .collect(),
         }
     }
 
@@ -199,7 +202,11 @@ impl VectorStore {
         match (&mut self.rows, from) {
             (Rows::F32(r), RowsRef::F32(src)) => r.extend_from_slice(&src[range]),
             (Rows::F16(r), RowsRef::F16(src)) => r.extend_from_slice(&src[range]),
-            (Rows::F32(r), RowsRef::F16(src)) => r.extend(src[range].iter().map(|x| x.to_f32())),
+            (Rows::F32(r), RowsRef::F16(src)) => r.extend(
+                src[range]
+                    .iter()
+                    .map(|x| crate::distance::scalar::f16_to_f32(x.to_bits())),
+            ),
             (Rows::F16(r), RowsRef::F32(src)) => {
                 r.extend(src[range].iter().map(|&x| f16::from_f32(x)))
             }
