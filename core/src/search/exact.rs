@@ -110,11 +110,14 @@ fn scan_typed<T: Sync + bytemuck::Pod>(
     let block = (BLOCK_BYTES / (dim * std::mem::size_of::<T>())).max(8);
     let scan_range = |range: std::ops::Range<usize>| -> Vec<TopK> {
         let mut tops: Vec<TopK> = queries.iter().map(|q| TopK::new(q.cap)).collect();
+        // A block's scores are computed first, then offered to the top-k: the kernel calls
+        // do not wait on the heap's compares, so the CPU overlaps them.
+        let mut scores = vec![0f32; block];
         let mut start = range.start;
         while start < range.end {
             let end = (start + block).min(range.end);
             for (q, top) in queries.iter().zip(tops.iter_mut()) {
-                for i in start..end {
+                for (s, i) in scores.iter_mut().zip(start..end) {
                     if let Candidates::List(list) = cands {
                         // Listed rows are scattered, out of the hardware prefetcher's reach:
                         // start loading a row a few ahead of the one being scored.
@@ -126,10 +129,11 @@ fn scan_typed<T: Sync + bytemuck::Pod>(
                             );
                         }
                     }
-                    let off = cands.get(i);
-                    let at = off as usize * dim;
-                    let raw = kernel(q.vector, &rows[at..at + dim]);
-                    top.push(rank_score(metric, raw), off);
+                    let at = cands.get(i) as usize * dim;
+                    *s = kernel(q.vector, &rows[at..at + dim]);
+                }
+                for (&raw, i) in scores.iter().zip(start..end) {
+                    top.push(rank_score(metric, raw), cands.get(i));
                 }
             }
             start = end;

@@ -14,6 +14,9 @@ const PARALLEL_CHUNK: usize = 2_048;
 /// How far ahead a scan over listed rows prefetches, in rows.
 const PREFETCH_AHEAD: usize = 4;
 
+/// Rows scored before their scores are offered to the top-k.
+const SCORE_BLOCK: usize = 64;
+
 /// The `cap` best candidates among `cands` by code score, best first.
 pub(crate) fn scan_codes<S: Space>(
     space: &S,
@@ -23,14 +26,24 @@ pub(crate) fn scan_codes<S: Space>(
 ) -> Vec<Candidate> {
     let scan = |range: std::ops::Range<usize>| {
         let mut top = TopK::new(cap);
-        for i in range.clone() {
-            if let Candidates::List(list) = cands {
-                if let Some(&ahead) = list.get(i + PREFETCH_AHEAD) {
-                    space.prefetch(ahead);
+        // Scores of a block first, then the block's pushes: the kernel calls do not wait on
+        // the heap's compares, so the CPU overlaps them.
+        let mut scores = [0f32; SCORE_BLOCK];
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + SCORE_BLOCK).min(range.end);
+            for (s, i) in scores.iter_mut().zip(start..end) {
+                if let Candidates::List(list) = cands {
+                    if let Some(&ahead) = list.get(i + PREFETCH_AHEAD) {
+                        space.prefetch(ahead);
+                    }
                 }
+                *s = space.score(q, cands.get(i));
             }
-            let r = cands.get(i);
-            top.push(space.score(q, r), r);
+            for (&s, i) in scores.iter().zip(start..end) {
+                top.push(s, cands.get(i));
+            }
+            start = end;
         }
         top
     };
