@@ -89,31 +89,6 @@ macro_rules! simd128_kernel {
     };
 }
 
-simd128_kernel!(
-    dot_f32,
-    f32,
-    load8_f32,
-    crate::distance::scalar::dot_f32,
-    |acc, x, y| f32x4_add(acc, f32x4_mul(x, y))
-);
-simd128_kernel!(
-    l2sq_f32,
-    f32,
-    load8_f32,
-    crate::distance::scalar::l2sq_f32,
-    |acc, x, y| {
-        let d = f32x4_sub(x, y);
-        f32x4_add(acc, f32x4_mul(d, d))
-    }
-);
-simd128_kernel!(
-    l1_f32,
-    f32,
-    load8_f32,
-    crate::distance::scalar::l1_f32,
-    |acc, x, y| f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
-);
-
 /// Four u32 lanes holding f16 bits, as f32: the magnitude's bits moved into an f32's place read
 /// as the number scaled by 2^-112 (f16 subnormals land on f32 subnormals, which simd128
 /// keeps), so one multiply by 2^112 rescales exactly, and the sign is put back; as
@@ -130,27 +105,35 @@ fn widen_f16(h: v128) -> v128 {
     )
 }
 
-simd128_kernel!(
-    dot_f16,
-    f16,
-    load8_f16,
-    crate::distance::scalar::dot_f16,
-    |acc, x, y| f32x4_add(acc, f32x4_mul(x, y))
-);
-simd128_kernel!(
-    l2sq_f16,
-    f16,
-    load8_f16,
-    crate::distance::scalar::l2sq_f16,
-    |acc, x, y| {
-        let d = f32x4_sub(x, y);
-        f32x4_add(acc, f32x4_mul(d, d))
-    }
-);
-simd128_kernel!(
-    l1_f16,
-    f16,
-    load8_f16,
-    crate::distance::scalar::l1_f16,
-    |acc, x, y| f32x4_add(acc, f32x4_abs(f32x4_sub(x, y)))
-);
+/// One operation's kernels over f32 and over f16 stored rows, from one step.
+macro_rules! simd128_kernels {
+    ($f32:ident, $f16:ident, |$acc:ident, $x:ident, $y:ident| $step:expr) => {
+        simd128_kernel!(
+            $f32,
+            f32,
+            load8_f32,
+            crate::distance::scalar::$f32,
+            |$acc, $x, $y| $step
+        );
+        simd128_kernel!(
+            $f16,
+            f16,
+            load8_f16,
+            crate::distance::scalar::$f16,
+            |$acc, $x, $y| $step
+        );
+    };
+}
+
+simd128_kernels!(dot_f32, dot_f16, |acc, x, y| f32x4_add(
+    acc,
+    f32x4_mul(x, y)
+));
+simd128_kernels!(l2sq_f32, l2sq_f16, |acc, x, y| {
+    let d = f32x4_sub(x, y);
+    f32x4_add(acc, f32x4_mul(d, d))
+});
+simd128_kernels!(l1_f32, l1_f16, |acc, x, y| f32x4_add(
+    acc,
+    f32x4_abs(f32x4_sub(x, y))
+));
