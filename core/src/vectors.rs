@@ -38,10 +38,7 @@ impl<'a> RowsRef<'a> {
         let range = i * dim..(i + 1) * dim;
         match self {
             RowsRef::F32(r) => r[range].to_vec(),
-            RowsRef::F16(r) => r[range]
-                .iter()
-                .map(|x| crate::distance::scalar::f16_to_f32(x.to_bits()))
-                .collect(),
+            RowsRef::F16(r) => crate::distance::scalar::widen_f16(&r[range]).collect(),
         }
     }
 
@@ -202,11 +199,9 @@ impl VectorStore {
         match (&mut self.rows, from) {
             (Rows::F32(r), RowsRef::F32(src)) => r.extend_from_slice(&src[range]),
             (Rows::F16(r), RowsRef::F16(src)) => r.extend_from_slice(&src[range]),
-            (Rows::F32(r), RowsRef::F16(src)) => r.extend(
-                src[range]
-                    .iter()
-                    .map(|x| crate::distance::scalar::f16_to_f32(x.to_bits())),
-            ),
+            (Rows::F32(r), RowsRef::F16(src)) => {
+                r.extend(crate::distance::scalar::widen_f16(&src[range]))
+            }
             (Rows::F16(r), RowsRef::F32(src)) => {
                 r.extend(src[range].iter().map(|&x| f16::from_f32(x)))
             }

@@ -293,8 +293,8 @@ fn widened(a: &[f32], b: &[f16], kernel: KernelF32) -> f32 {
     let mut sum = 0.0f32;
     for (qa, qb) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
         let wide = &mut buf[..qb.len()];
-        for (w, h) in wide.iter_mut().zip(qb) {
-            *w = scalar::f16_to_f32(h.to_bits());
+        for (w, x) in wide.iter_mut().zip(scalar::widen_f16(qb)) {
+            *w = x;
         }
         sum += kernel(qa, wide);
     }

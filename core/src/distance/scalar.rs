@@ -66,6 +66,14 @@ impl ToF32 for f16 {
     }
 }
 
+/// `src` widened to f32 by [`f16_to_f32`]: the conversion every f16 row goes through outside
+/// the kernels (`half`'s `to_f32` checks the CPU for F16C on every value, which an f16 graph
+/// build paid for every candidate it weighed).
+#[inline]
+pub(crate) fn widen_f16(src: &[f16]) -> impl Iterator<Item = f32> + '_ {
+    src.iter().map(|h| f16_to_f32(h.to_bits()))
+}
+
 /// Exact IEEE binary16 → binary32 without branches or tables, so loops over it vectorise on
 /// targets without a conversion instruction. The magnitude bits shifted into f32 position read
 /// as the same number scaled by 2^-112 (normals keep their mantissa; f16 subnormals land on

@@ -40,13 +40,7 @@ impl Element for f32 {
 
 impl Element for f16 {
     fn widen(row: &[f16]) -> Cow<'_, [f32]> {
-        // The branchless conversion, which vectorises: `f16::to_f32` checks the CPU for F16C on
-        // every element, and building an f16 graph widens a row for every candidate it weighs.
-        Cow::Owned(
-            row.iter()
-                .map(|x| crate::distance::scalar::f16_to_f32(x.to_bits()))
-                .collect(),
-        )
+        Cow::Owned(crate::distance::scalar::widen_f16(row).collect())
     }
 }
 
