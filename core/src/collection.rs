@@ -26,6 +26,7 @@ use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
+use crate::index::value_graphs::ValueGraphs;
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
 use crate::read::{self, Layer, PointSource};
@@ -51,6 +52,8 @@ pub struct Collection {
     payload_indexes: Vec<PayloadIndex>,
     /// Quantized codes of every row, when quantization is on.
     codes: Option<Codes>,
+    /// Graphs over the rows of common keyword values (only while there is a graph).
+    value_graphs: ValueGraphs,
     ids: Vec<PointId>,
     vectors: VectorStore,
     payloads: Vec<Payload>,
@@ -67,6 +70,7 @@ impl Collection {
             dead: Bitset::new(0),
             payload_indexes: Vec::new(),
             codes: None,
+            value_graphs: ValueGraphs::default(),
             config,
             ids: Vec::new(),
             payloads: Vec::new(),
@@ -276,6 +280,8 @@ impl Collection {
             &mut |_| true,
         );
         debug_assert!(linked.is_ok());
+        let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
+        self.value_graphs.extend(&self.payload_indexes, rows);
     }
 
     /// Compacts once tombstones are a quarter of the rows.
@@ -331,6 +337,8 @@ impl Collection {
         self.dead = Bitset::new(self.ids.len());
         let defs = self.payload_index_list();
         self.payload_indexes.clear();
+        // Made anew over the renumbered rows with the indexes.
+        self.value_graphs.clear();
         for (key, kind) in defs {
             // Cannot fail: the key parsed when the index was created.
             let _ = self.create_payload_index(&key, kind);
@@ -345,6 +353,13 @@ impl Collection {
             Ok((!self.dead.contains(r)).then_some(Cow::Borrowed(&self.payloads[r])))
         })?;
         self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.value_graphs.drop_key(key);
+        if let Some(g) = &self.hnsw {
+            let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
+            let params = g.view().params();
+            self.value_graphs
+                .rebuild(&index, self.ids.len(), rows, params);
+        }
         self.payload_indexes.push(index);
         Ok(())
     }
@@ -381,6 +396,7 @@ impl Collection {
     pub fn drop_payload_index(&mut self, key: &str) -> bool {
         let before = self.payload_indexes.len();
         self.payload_indexes.retain(|i| i.key().as_str() != key);
+        self.value_graphs.drop_key(key);
         self.payload_indexes.len() != before
     }
 
@@ -563,7 +579,14 @@ impl Collection {
         )?;
         match built {
             Some(g) => {
+                let params = g.view().params();
                 self.hnsw = Some(g);
+                self.value_graphs.clear();
+                let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
+                for index in &self.payload_indexes {
+                    self.value_graphs
+                        .rebuild(index, self.ids.len(), rows, params);
+                }
                 Ok(true)
             }
             None => Ok(false),
@@ -574,6 +597,7 @@ impl Collection {
     pub fn drop_index(&mut self) {
         self.optimize();
         self.hnsw = None;
+        self.value_graphs.clear();
     }
 
     /// Whether an HNSW graph is built and current.
@@ -676,6 +700,10 @@ impl PointSource for Collection {
 
     fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
+    }
+
+    fn value_graphs(&self) -> Option<&ValueGraphs> {
+        Some(&self.value_graphs)
     }
 }
 

@@ -38,7 +38,7 @@ use crate::config::Metric;
 use crate::distance::binary::{binary_kernels, KernelBits};
 use crate::distance::int8::{int8_kernels, KernelI8};
 use crate::error::{Error, Result};
-use crate::index::hnsw::space::Space;
+use crate::index::hnsw::space::{Space, Subset};
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::search::exact::Candidates;
 use crate::search::quantized::scan_codes;
@@ -725,7 +725,9 @@ impl Codes {
     }
 
     /// The `pool` best rows by code score for the prepared query `q`, found by walking `graph`
-    /// over the codes with beam width `ef`; best first.
+    /// over the codes with beam width `ef`; best first. With `subset`, the graph is over those
+    /// rows only, numbered in that order (a value graph), and so are `allow` and the result.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn walk(
         &self,
         graph: &GraphRef<'_>,
@@ -734,12 +736,24 @@ impl Codes {
         pool: usize,
         ef: usize,
         allow: Allow<'_>,
+        subset: Option<&[u32]>,
     ) -> Vec<Candidate> {
-        match &self.0 {
-            Kind::Int8(c) => graph.search_in(&c.space(metric), &c.encode(q), pool, ef, allow),
-            Kind::Binary(c) => {
-                graph.search_in(&c.space(metric), &c.encode_query(q), pool, ef, allow)
+        fn walk_in<S: Space>(
+            graph: &GraphRef<'_>,
+            space: &S,
+            q: &S::Query,
+            (pool, ef, allow): (usize, usize, Allow<'_>),
+            subset: Option<&[u32]>,
+        ) -> Vec<Candidate> {
+            match subset {
+                Some(rows) => graph.search_in(&Subset { space, rows }, q, pool, ef, allow),
+                None => graph.search_in(space, q, pool, ef, allow),
             }
+        }
+        let how = (pool, ef, allow);
+        match &self.0 {
+            Kind::Int8(c) => walk_in(graph, &c.space(metric), &c.encode(q), how, subset),
+            Kind::Binary(c) => walk_in(graph, &c.space(metric), &c.encode_query(q), how, subset),
         }
     }
 

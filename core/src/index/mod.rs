@@ -3,3 +3,4 @@
 
 pub mod hnsw;
 pub mod payload;
+pub(crate) mod value_graphs;

@@ -294,6 +294,28 @@ impl PayloadIndex {
         (keys, left_out)
     }
 
+    /// Each value of a keyword index with its rows, ascending (nothing for other kinds).
+    pub(crate) fn keyword_postings(&self) -> impl Iterator<Item = (&str, &[u32])> {
+        let strings = match (&self.postings, self.kind) {
+            (Postings::Strings(m), PayloadIndexType::Keyword) => Some(m),
+            _ => None,
+        };
+        strings
+            .into_iter()
+            .flatten()
+            .map(|(v, rows)| (v.as_str(), rows.list.as_slice()))
+    }
+
+    /// The rows holding keyword `value`, ascending (none unless this is a keyword index).
+    pub(crate) fn keyword_rows(&self, value: &str) -> &[u32] {
+        match (&self.postings, self.kind) {
+            (Postings::Strings(m), PayloadIndexType::Keyword) => {
+                m.get(value).map_or(&[], |rows| rows.list.as_slice())
+            }
+            _ => &[],
+        }
+    }
+
     /// Indexes row `row` as holding `payload` (`None`: nothing), replacing what it held.
     pub(crate) fn set_row(&mut self, row: u32, payload: Option<&Payload>) {
         let r = row as usize;

@@ -299,7 +299,6 @@ impl<'a> GraphRef<'a> {
     }
 
     /// The build parameters.
-    #[cfg(feature = "fs")]
     pub(crate) fn params(&self) -> HnswParams {
         self.params
     }
@@ -540,7 +539,8 @@ impl<'a> GraphRef<'a> {
 
     /// The `k` closest rows to a prepared query (normalised under cosine), exploring `ef`
     /// candidates (at least `k`); closest first, as rank scores. Only rows `allow` accepts are
-    /// returned.
+    /// returned. With `subset`, the graph is over those rows of `rows` only, numbered in that
+    /// order (a value graph), and so are `allow` and the result.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn search(
         &self,
@@ -551,9 +551,12 @@ impl<'a> GraphRef<'a> {
         k: usize,
         ef: usize,
         allow: Allow<'_>,
+        subset: Option<&[u32]>,
     ) -> Vec<Candidate> {
-        with_space!(rows, dim, metric, |space| self
-            .search_in(space, q, k, ef, allow))
+        with_space!(rows, dim, metric, |space| match subset {
+            Some(rows) => self.search_in(&space::Subset { space, rows }, q, k, ef, allow),
+            None => self.search_in(space, q, k, ef, allow),
+        })
     }
 
     pub(crate) fn search_in<S: Space>(

@@ -201,3 +201,38 @@ impl<S: FloatRows> Space for S {
         S::Elem::widen(self.row(r))
     }
 }
+
+/// The rows of `space` listed in `rows`, renumbered `0..rows.len()`: the space a graph over
+/// part of a collection is built and walked in (a value graph, `crate::index::value_graphs`).
+pub(crate) struct Subset<'a, S: ?Sized> {
+    pub(crate) space: &'a S,
+    pub(crate) rows: &'a [u32],
+}
+
+impl<S: Space + ?Sized> Space for Subset<'_, S> {
+    type Query = S::Query;
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    #[inline(always)]
+    fn score(&self, q: &Self::Query, r: u32) -> f32 {
+        self.space.score(q, self.rows[r as usize])
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, r: u32) {
+        self.space.prefetch(self.rows[r as usize]);
+    }
+
+    #[inline(always)]
+    fn prefetch_rest(&self, r: u32) {
+        self.space.prefetch_rest(self.rows[r as usize]);
+    }
+
+    fn row_query(&self, r: u32) -> Cow<'_, Self::Query> {
+        self.space.row_query(self.rows[r as usize])
+    }
+}
