@@ -26,7 +26,7 @@ use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
-use crate::index::value_graphs::ValueGraphs;
+use crate::index::value_graphs::{self, ValueGraphRef, ValueGraphs};
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
 use crate::read::{self, Layer, PointSource};
@@ -353,14 +353,19 @@ impl Collection {
             Ok((!self.dead.contains(r)).then_some(Cow::Borrowed(&self.payloads[r])))
         })?;
         self.payload_indexes.retain(|i| i.key().as_str() != key);
-        self.value_graphs.drop_key(key);
-        if let Some(g) = &self.hnsw {
-            let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
+        let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
+        if kind == PayloadIndexType::Keyword && self.value_graphs.adopted(key) {
+            // The graphs came with the rows from a file: the index takes them as they are.
+            self.value_graphs.keep(key);
+        } else if let Some(g) = &self.hnsw {
             let params = g.view().params();
             self.value_graphs
                 .rebuild(&index, self.ids.len(), rows, params);
+        } else {
+            self.value_graphs.drop_key(key);
         }
         self.payload_indexes.push(index);
+        self.value_graphs.extend(&self.payload_indexes, rows);
         Ok(())
     }
 
@@ -510,17 +515,20 @@ impl Collection {
     ) -> Result<u64> {
         let rows = self.vectors.rows();
         let dim = self.config.dim;
-        // The file numbers rows in id order: the graph is renumbered to match, and tombstones
+        // The file numbers rows in id order: the graphs are renumbered to match, and tombstones
         // are dropped on the way.
+        let mut new_row = vec![DROPPED; self.ids.len()];
+        for (i, &r) in self.index.values().enumerate() {
+            new_row[r as usize] = i as u32;
+        }
         let graph = self.hnsw.as_ref().map(|g| {
-            let mut new_row = vec![DROPPED; self.ids.len()];
-            for (i, &r) in self.index.values().enumerate() {
-                new_row[r as usize] = i as u32;
-            }
             with_space!(rows, dim, self.config.metric, |space| {
                 g.view().compact(space, &new_row, self.index.len()).0
             })
         });
+        let value_graphs = self
+            .value_graphs
+            .for_file(&new_row, (rows, dim, self.config.metric));
         let source = SegmentSource {
             config: self.config,
             ids: self.index.keys().copied().collect(),
@@ -539,6 +547,8 @@ impl Collection {
                 .codes
                 .as_ref()
                 .map(|c| c.section(self.index.values().map(|&r| r as usize))),
+            value_graphs: (!value_graphs.is_empty())
+                .then(|| value_graphs::encode_section(&value_graphs)),
         };
         write_segment(w, kind, &source)
     }
@@ -600,6 +610,12 @@ impl Collection {
         self.value_graphs.clear();
     }
 
+    /// The value graphs (tests look inside).
+    #[cfg(test)]
+    pub(crate) fn value_graph_set(&self) -> &ValueGraphs {
+        &self.value_graphs
+    }
+
     /// Whether an HNSW graph is built and current.
     pub fn has_index(&self) -> bool {
         self.hnsw.is_some()
@@ -652,6 +668,10 @@ impl Collection {
             col.index.insert(id, row as u32);
         }
         col.hnsw = segment.hnsw().map(|g| g.to_owned_graph());
+        // Value graphs need rows that stay put, as they do only while there is a graph.
+        if let (Some(_), Some((section, stored))) = (&col.hnsw, segment.value_graphs()) {
+            col.value_graphs.adopt(section, stored);
+        }
         Ok(col)
     }
 }
@@ -702,8 +722,8 @@ impl PointSource for Collection {
         self.codes.as_ref()
     }
 
-    fn value_graphs(&self) -> Option<&ValueGraphs> {
-        Some(&self.value_graphs)
+    fn value_graph(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
+        self.value_graphs.for_filter(f)
     }
 }
 

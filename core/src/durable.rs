@@ -500,6 +500,8 @@ impl Layers {
                 payloads,
                 graph: graph.as_ref(),
                 codes: codes.as_ref().map(|c| c.section(0..origin.len())),
+                // Checkpoints do not carry value graphs yet (see ARCHITECTURE.md).
+                value_graphs: None,
             },
         )
         .map(Some)

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::filter::{Condition, Filter};
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::index::payload::{Hits, PayloadIndex};
-use crate::index::value_graphs::{ValueGraph, ValueGraphs};
+use crate::index::value_graphs::ValueGraphRef;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
 use crate::quantization::Codes;
 use crate::search::exact::{self, Candidates, Query};
@@ -67,8 +67,9 @@ pub(crate) trait PointSource: Sync {
     fn codes(&self) -> Option<&Codes> {
         None
     }
-    /// Graphs over the rows of common keyword values (see `crate::index::value_graphs`).
-    fn value_graphs(&self) -> Option<&ValueGraphs> {
+    /// The smallest graph over the rows of a keyword value `f` requires, if any (see
+    /// `crate::index::value_graphs`).
+    fn value_graph(&self, _f: &Filter) -> Option<ValueGraphRef<'_>> {
         None
     }
     /// The `want` best of `cands` by full-precision rank score against the prepared query
@@ -649,12 +650,12 @@ pub(crate) fn search_batch(
             // A value graph (the rows of a keyword value the filter requires, linked among
             // themselves) beats both when walking it, plus scanning the filter's rows it does
             // not hold, costs less than the chosen plan.
-            let value_walk = match (filter, &matching, layer.src.value_graphs()) {
-                (Some(f), Some(rows), Some(graphs)) => graphs.for_filter(f).and_then(|vg| {
+            let value_walk = match (filter, &matching) {
+                (Some(f), Some(rows)) => layer.src.value_graph(f).and_then(|vg| {
                     let plan = ValueWalk::plan(vg, rows, layer.src.len())?;
                     let inside = allowed_count - plan.rest.len();
                     let cost = (GRAPH_DISTANCES_PER_EF * VALUE_WALK_EF_FACTOR * ef_plan)
-                        .saturating_mul(vg.members().len())
+                        .saturating_mul(vg.members.len())
                         / inside.max(1)
                         + plan.rest.len();
                     let chosen = if walk { graph_cost } else { allowed_count };
@@ -671,8 +672,8 @@ pub(crate) fn search_batch(
                     (graph.is_some() || value_walk.is_some()) && !requests[i].exact
                 });
             if let Some(vw) = value_walk.as_ref().filter(|_| !graph_members.is_empty()) {
-                let g = vw.graph.graph().view();
-                let subset = Some(vw.graph.members());
+                let g = vw.graph.graph;
+                let subset = Some(vw.graph.members);
                 let allow = vw.allow.as_ref().map_or(Allow::All, Allow::Only);
                 #[cfg(test)]
                 VALUE_WALKS.with(|w| w.set(w.get() + graph_members.len()));
@@ -685,7 +686,7 @@ pub(crate) fn search_batch(
                             .into_iter()
                             .map(|c| Candidate {
                                 score: c.score,
-                                offset: vw.graph.members()[c.offset as usize],
+                                offset: vw.graph.members[c.offset as usize],
                             })
                             .collect()
                     };
@@ -882,7 +883,7 @@ fn scan_rows(
 
 /// A walk of a value graph planned for one filter and layer.
 struct ValueWalk<'g> {
-    graph: &'g ValueGraph,
+    graph: ValueGraphRef<'g>,
     /// The graph's nodes the filter allows; `None` when it allows them all.
     allow: Option<Bitset>,
     /// The filter's rows the graph does not hold, ascending.
@@ -892,7 +893,7 @@ struct ValueWalk<'g> {
 impl<'g> ValueWalk<'g> {
     /// How to walk `graph` for the filter's rows `rows` (of a layer of `len` rows); `None`
     /// when the graph holds none of them.
-    fn plan(graph: &'g ValueGraph, rows: &RowSet, len: usize) -> Option<ValueWalk<'g>> {
+    fn plan(graph: ValueGraphRef<'g>, rows: &RowSet, len: usize) -> Option<ValueWalk<'g>> {
         let bits = rows.bits(len);
         let rest: Vec<u32> = match rows {
             RowSet::List(list) => list
@@ -911,7 +912,7 @@ impl<'g> ValueWalk<'g> {
         if inside == 0 {
             return None;
         }
-        let members = graph.members();
+        let members = graph.members;
         let allow = (inside < members.len()).then(|| {
             let mut local = Bitset::new(members.len());
             for (i, &r) in members.iter().enumerate() {

@@ -25,12 +25,17 @@
 //! restricted to.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use crate::bitset::Bitset;
 use crate::config::Metric;
+use crate::error::{Error, Result};
 use crate::filter::{Condition, FieldCheck, Filter, MatchValue};
+use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::{with_space, Subset};
-use crate::index::hnsw::{HnswGraph, HnswParams};
+use crate::index::hnsw::{
+    decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph, HnswParams,
+};
 use crate::index::payload::PayloadIndex;
 use crate::vectors::RowsRef;
 
@@ -43,8 +48,11 @@ pub(crate) const VALUE_GRAPH_MIN_ROWS: usize = 4096;
 pub(crate) struct ValueGraph {
     key: String,
     value: String,
-    /// The rows linked, ascending: row `members[i]` is node `i` of `graph`.
+    /// The rows linked: row `members[i]` is node `i` of `graph` (ascending when linked here;
+    /// in the order a file gave when taken from one).
     members: Vec<u32>,
+    /// One past the largest member: rows from here on were appended since.
+    end: u32,
     /// The same rows as a set over the collection's rows.
     bits: Bitset,
     graph: HnswGraph,
@@ -61,17 +69,18 @@ impl ValueGraph {
     ) -> ValueGraph {
         let (mut graph, pending) = HnswGraph::with_pending(params, members.len());
         link(&mut graph, &members, &pending, (rows, dim, metric));
-        let span = members.last().map_or(0, |&r| r as usize + 1);
+        let end = members.last().map_or(0, |&r| r + 1);
         ValueGraph {
             key: key.to_owned(),
             value: value.to_owned(),
-            bits: Bitset::from_rows(&members, span),
+            end,
+            bits: Bitset::from_rows(&members, end as usize),
             members,
             graph,
         }
     }
 
-    /// Links `added` (ascending rows, all after the last member) into the graph.
+    /// Links `added` (ascending rows, all from `end` on) into the graph.
     fn extend(&mut self, added: &[u32], (rows, dim, metric): (RowsRef<'_>, usize, Metric)) {
         let start = self.members.len() as u32;
         self.members.extend_from_slice(added);
@@ -84,6 +93,7 @@ impl ValueGraph {
             (rows, dim, metric),
         );
         if let Some(&last) = added.last() {
+            self.end = last + 1;
             self.bits.grow(last as usize + 1);
         }
         for &r in added {
@@ -91,20 +101,63 @@ impl ValueGraph {
         }
     }
 
-    /// The rows linked, ascending (node `i` of [`ValueGraph::graph`] is row `members()[i]`).
-    pub(crate) fn members(&self) -> &[u32] {
-        &self.members
+    /// The graph as searches walk it.
+    pub(crate) fn view(&self) -> ValueGraphRef<'_> {
+        ValueGraphRef {
+            members: &self.members,
+            bits: &self.bits,
+            graph: self.graph.view(),
+        }
     }
+}
 
+/// A value graph as searches walk it: in memory, or read in place from a file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueGraphRef<'a> {
+    /// Node `i` of `graph` is row `members[i]`.
+    pub(crate) members: &'a [u32],
+    /// The same rows as a set.
+    bits: &'a Bitset,
+    pub(crate) graph: GraphRef<'a>,
+}
+
+impl ValueGraphRef<'_> {
     /// Whether row `r` is linked.
     pub(crate) fn contains(&self, r: u32) -> bool {
         self.bits.contains(r as usize)
     }
+}
 
-    /// The graph over the members.
-    pub(crate) fn graph(&self) -> &HnswGraph {
-        &self.graph
-    }
+/// The (key, keyword) pairs a filter requires of every row it passes: its top-level `must`
+/// conditions matching one keyword.
+fn required_values(f: &Filter) -> impl Iterator<Item = (&str, &str)> {
+    f.must
+        .iter()
+        .filter_map(|c| match c {
+            Condition::Field(fc) => Some(fc),
+            _ => None,
+        })
+        .flat_map(|fc| {
+            fc.checks.iter().filter_map(move |check| match check {
+                FieldCheck::Value(MatchValue::Keyword(v)) => Some((fc.key.as_str(), v.as_str())),
+                _ => None,
+            })
+        })
+}
+
+/// The smallest of `graphs` ((key, value, graph)) of a value `f` requires, if any.
+pub(crate) fn pick<'a, 'k>(
+    graphs: impl Iterator<Item = (&'k str, &'k str, ValueGraphRef<'a>)> + Clone,
+    f: &Filter,
+) -> Option<ValueGraphRef<'a>> {
+    required_values(f)
+        .filter_map(|(key, value)| {
+            graphs
+                .clone()
+                .find(|(k, v, _)| *k == key && *v == value)
+                .map(|g| g.2)
+        })
+        .min_by_key(|g| g.members.len())
 }
 
 /// Links `pending` nodes of `graph`, a graph over rows `members` of `rows` (by walking int8
@@ -131,7 +184,7 @@ fn link(
 
 /// The value graphs of a collection's keyword indexes.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ValueGraphs(Vec<ValueGraph>);
+pub(crate) struct ValueGraphs(Vec<ValueGraph>, Vec<String>);
 
 impl ValueGraphs {
     /// Makes anew the graphs of `index`'s common values over `len` rows (replacing any on its
@@ -164,16 +217,15 @@ impl ValueGraphs {
         }
     }
 
-    /// Links into each graph the rows its value's posting in `indexes` gained after its last
-    /// member (rows appended since).
+    /// Links into each graph the rows of its value's posting in `indexes` from its `end` on
+    /// (rows appended since).
     pub(crate) fn extend(&mut self, indexes: &[PayloadIndex], rows: (RowsRef<'_>, usize, Metric)) {
         for g in &mut self.0 {
             let Some(index) = indexes.iter().find(|i| i.key().as_str() == g.key) else {
                 continue;
             };
             let posting = index.keyword_rows(&g.value);
-            let last = g.members.last().copied();
-            let from = posting.partition_point(|&r| Some(r) <= last);
+            let from = posting.partition_point(|&r| r < g.end);
             if from < posting.len() {
                 g.extend(&posting[from..], rows);
             }
@@ -183,11 +235,13 @@ impl ValueGraphs {
     /// Drops the graphs of the index on `key`.
     pub(crate) fn drop_key(&mut self, key: &str) {
         self.0.retain(|g| g.key != key);
+        self.keep(key);
     }
 
     /// Drops every graph.
     pub(crate) fn clear(&mut self) {
         self.0.clear();
+        self.1.clear();
     }
 
     /// Number of graphs.
@@ -198,22 +252,249 @@ impl ValueGraphs {
 
     /// The smallest graph of a value `f` requires (a top-level `must` condition matching one
     /// keyword), if any.
-    pub(crate) fn for_filter(&self, f: &Filter) -> Option<&ValueGraph> {
-        f.must
+    pub(crate) fn for_filter(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
+        let graphs = self
+            .0
             .iter()
-            .filter_map(|c| match c {
-                Condition::Field(fc) => Some(fc),
-                _ => None,
-            })
-            .flat_map(|fc| {
-                fc.checks.iter().filter_map(move |check| match check {
-                    FieldCheck::Value(MatchValue::Keyword(v)) => Some((fc.key.as_str(), v)),
-                    _ => None,
+            .map(|g| (g.key.as_str(), g.value.as_str(), g.view()));
+        pick(graphs, f)
+    }
+
+    /// Whether the graphs of `key` came from a file ([`ValueGraphs::adopt`]) and no index on
+    /// the key has been made since.
+    pub(crate) fn adopted(&self, key: &str) -> bool {
+        self.1.iter().any(|k| k == key)
+    }
+
+    /// Takes copies of a file's graphs (over the same rows), kept for the keyword index on
+    /// their key when it is made instead of linking them again.
+    pub(crate) fn adopt(&mut self, section: &[u8], stored: &[StoredValueGraph]) {
+        for g in stored {
+            let view = g.view(section);
+            self.0.push(ValueGraph {
+                key: g.key.clone(),
+                value: g.value.clone(),
+                members: view.members.to_vec(),
+                end: view.members.iter().max().map_or(0, |&r| r + 1),
+                bits: view.bits.clone(),
+                graph: view.graph.to_owned_graph(),
+            });
+            if !self.adopted(&g.key) {
+                self.1.push(g.key.clone());
+            }
+        }
+    }
+
+    /// Marks the graphs of `key` as the index's own (see [`ValueGraphs::adopted`]).
+    pub(crate) fn keep(&mut self, key: &str) {
+        self.1.retain(|k| k != key);
+    }
+
+    /// The graphs as a file holds them: over the rows `new_row` maps to (`DROPPED`: a row the
+    /// file leaves out, whose nodes are dropped and their neighbours' lists repaired), in the
+    /// graph's order.
+    pub(crate) fn for_file(
+        &self,
+        new_row: &[u32],
+        (rows, dim, metric): (RowsRef<'_>, usize, Metric),
+    ) -> Vec<GraphOut<'_>> {
+        self.0
+            .iter()
+            .filter_map(|g| {
+                let mut local = vec![DROPPED; g.members.len()];
+                let mut members = Vec::with_capacity(g.members.len());
+                for (i, &r) in g.members.iter().enumerate() {
+                    if let Some(&to) = new_row.get(r as usize).filter(|&&to| to != DROPPED) {
+                        local[i] = members.len() as u32;
+                        members.push(to);
+                    }
+                }
+                if members.is_empty() {
+                    return None;
+                }
+                let graph = with_space!(rows, dim, metric, |space| {
+                    let space = Subset {
+                        space,
+                        rows: &g.members,
+                    };
+                    g.graph.view().compact(&space, &local, members.len()).0
+                });
+                Some(GraphOut {
+                    key: &g.key,
+                    value: &g.value,
+                    members,
+                    graph,
                 })
             })
-            .filter_map(|(key, value)| self.0.iter().find(|g| g.key == key && g.value == *value))
-            .min_by_key(|g| g.members.len())
+            .collect()
     }
+}
+
+/// A value graph to write (see [`encode_section`]).
+pub(crate) struct GraphOut<'a> {
+    key: &'a str,
+    value: &'a str,
+    /// The file's rows, node by node.
+    members: Vec<u32>,
+    graph: HnswGraph,
+}
+
+/// Bytes before the section's entries, and per entry.
+const SECTION_HEADER: usize = 64;
+const ENTRY: usize = 64;
+
+/// The `VALUE_GRAPHS` section (FORMAT.md): a 64-byte header (the graph count), a 64-byte entry
+/// per graph, then each graph's key, value, members (u32) and HNSW graph (the `HNSW` section's
+/// layout, 64-aligned).
+pub(crate) fn encode_section(graphs: &[GraphOut<'_>]) -> Vec<u8> {
+    let mut out = vec![0u8; SECTION_HEADER + graphs.len() * ENTRY];
+    out[0..4].copy_from_slice(&(graphs.len() as u32).to_le_bytes());
+    for (i, g) in graphs.iter().enumerate() {
+        let key_at = out.len();
+        out.extend_from_slice(g.key.as_bytes());
+        let value_at = out.len();
+        out.extend_from_slice(g.value.as_bytes());
+        out.resize(out.len().next_multiple_of(4), 0);
+        let members_at = out.len();
+        out.extend_from_slice(bytemuck::cast_slice(&g.members));
+        out.resize(out.len().next_multiple_of(64), 0);
+        let graph_at = out.len();
+        let (header, arrays) = encode_graph(&g.graph.view());
+        out.extend_from_slice(&header);
+        for a in arrays {
+            out.extend_from_slice(a);
+        }
+        let graph_len = out.len() - graph_at;
+        let e = SECTION_HEADER + i * ENTRY;
+        let entry = &mut out[e..e + ENTRY];
+        entry[0..8].copy_from_slice(&(key_at as u64).to_le_bytes());
+        entry[8..12].copy_from_slice(&(g.key.len() as u32).to_le_bytes());
+        entry[12..16].copy_from_slice(&(g.value.len() as u32).to_le_bytes());
+        entry[16..24].copy_from_slice(&(value_at as u64).to_le_bytes());
+        entry[24..32].copy_from_slice(&(members_at as u64).to_le_bytes());
+        entry[32..40].copy_from_slice(&(g.members.len() as u64).to_le_bytes());
+        entry[40..48].copy_from_slice(&(graph_at as u64).to_le_bytes());
+        entry[48..56].copy_from_slice(&(graph_len as u64).to_le_bytes());
+    }
+    out
+}
+
+/// A value graph of a file, checked: where its parts lie in the section.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredValueGraph {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    /// Byte ranges within the section.
+    members: Range<usize>,
+    graph: Range<usize>,
+    layout: GraphLayout,
+    bits: Bitset,
+}
+
+impl StoredValueGraph {
+    /// The graph over the section's bytes [`decode_section`] checked.
+    pub(crate) fn view<'a>(&'a self, section: &'a [u8]) -> ValueGraphRef<'a> {
+        ValueGraphRef {
+            // Cannot fail: decode_section checked the alignment of these very bytes.
+            members: bytemuck::cast_slice(&section[self.members.clone()]),
+            bits: &self.bits,
+            graph: self.layout.view(&section[self.graph.clone()]),
+        }
+    }
+}
+
+fn corrupt(reason: impl Into<String>) -> Error {
+    Error::corrupt("VALUE_GRAPHS section", reason.into())
+}
+
+/// Reads and checks the value graphs of a section over `n` rows (its bytes 64-aligned): every
+/// range in bounds, keys and values UTF-8 and distinct, members distinct rows below `n`, each
+/// graph as the `HNSW` section is checked. An entry with reserved bytes set is skipped (a
+/// later minor version may give them a meaning).
+pub(crate) fn decode_section(bytes: &[u8], n: usize) -> Result<Vec<StoredValueGraph>> {
+    if bytes.len() < SECTION_HEADER {
+        return Err(corrupt(format!(
+            "{} bytes, shorter than its {SECTION_HEADER}-byte header",
+            bytes.len()
+        )));
+    }
+    let get32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let get64 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let count = get32(0) as usize;
+    if bytes[4..SECTION_HEADER].iter().any(|&b| b != 0) {
+        return Err(corrupt("reserved header bytes are not zero"));
+    }
+    if count > (bytes.len() - SECTION_HEADER) / ENTRY {
+        return Err(corrupt(format!(
+            "{count} graphs do not fit in {} bytes",
+            bytes.len()
+        )));
+    }
+    let range = |at: u64, len: u64, what: &str| -> Result<Range<usize>> {
+        at.checked_add(len)
+            .filter(|&end| end <= bytes.len() as u64)
+            .map(|end| at as usize..end as usize)
+            .ok_or_else(|| corrupt(format!("{what} lies outside the section")))
+    };
+    let mut out: Vec<StoredValueGraph> = Vec::with_capacity(count);
+    for i in 0..count {
+        let e = SECTION_HEADER + i * ENTRY;
+        if get64(e + 56) != 0 {
+            continue;
+        }
+        let text = |at: u64, len: u32, what: &str| -> Result<String> {
+            let r = range(at, u64::from(len), what)?;
+            std::str::from_utf8(&bytes[r])
+                .map(str::to_owned)
+                .map_err(|_| corrupt(format!("{what} is not UTF-8")))
+        };
+        let key = text(get64(e), get32(e + 8), &format!("graph {i}'s key"))?;
+        let value = text(get64(e + 16), get32(e + 12), &format!("graph {i}'s value"))?;
+        let what = || format!("graph {i} ({key} = {value:?})");
+        if out.iter().any(|g| g.key == key && g.value == value) {
+            return Err(corrupt(format!("{} is stored twice", what())));
+        }
+        let m = get64(e + 32);
+        let members = range(
+            get64(e + 24),
+            m.saturating_mul(4),
+            &format!("{}'s members", what()),
+        )?;
+        let rows: &[u32] = bytemuck::try_cast_slice(&bytes[members.clone()])
+            .map_err(|_| corrupt(format!("{}'s members are not 4-byte aligned", what())))?;
+        let mut bits = Bitset::new(n);
+        for &r in rows {
+            if r as usize >= n {
+                return Err(corrupt(format!(
+                    "{} names row {r}, past the last row",
+                    what()
+                )));
+            }
+            if !bits.insert(r as usize) {
+                return Err(corrupt(format!("{} names row {r} twice", what())));
+            }
+        }
+        let graph = range(get64(e + 40), get64(e + 48), &format!("{}'s graph", what()))?;
+        if graph.start % 64 != 0 {
+            return Err(corrupt(format!(
+                "{}'s graph is not 64-byte aligned",
+                what()
+            )));
+        }
+        let layout = decode_graph(&bytes[graph.clone()], rows.len()).map_err(|e| match e {
+            Error::Corrupt { reason, .. } => corrupt(format!("{}: {reason}", what())),
+            other => other,
+        })?;
+        out.push(StoredValueGraph {
+            key,
+            value,
+            members,
+            graph,
+            layout,
+            bits,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -327,7 +608,7 @@ mod tests {
     }
 
     fn graphs(col: &Collection) -> &ValueGraphs {
-        crate::read::PointSource::value_graphs(col).unwrap()
+        col.value_graph_set()
     }
 
     fn top_id(hits: &[ScoredPoint]) -> Option<PointId> {
@@ -446,6 +727,108 @@ mod tests {
         assert_eq!(graphs(&col).len(), 0);
         let (r, walks) = recall(&col, &topic("a"), &queries(10));
         assert_eq!((r, walks), (1.0, 0));
+    }
+
+    #[test]
+    fn snapshots_carry_value_graphs_and_serve_them_once_indexed() {
+        let mut col = topics(Metric::Cosine);
+        // Tombstones and a late point: the file leaves the first out and renumbers the rest.
+        assert_eq!(col.delete(&[PointId::Num(3), PointId::Num(5_000)]), 2);
+        let mut rng = Rng::new(11);
+        let late = point(&mut rng, 0);
+        // Id 3 again, now in a new row: the file numbers it third, so the graph's members
+        // come out of order there.
+        let late_id = PointId::Num(3);
+        let payload = vec![topic_payload("a", 50_000)];
+        col.upsert(&[late_id], &late, Some(payload)).unwrap();
+        let bytes = col.snapshot_bytes().unwrap();
+        assert_eq!(
+            &bytes[16..20],
+            &[1, 0, 3, 0],
+            "a file with value graphs is version 1.3"
+        );
+        let mut snap = crate::Snapshot::from_bytes(&bytes).unwrap();
+        snap.verify().unwrap();
+        let qs = queries(60);
+        let search = |snap: &crate::Snapshot, q: &[f32], f: &Filter| {
+            snap.search(&SearchRequest::new(q, 10).with_filter(f))
+                .unwrap()
+        };
+        // Without a keyword index on the key, the file's graphs stay unused.
+        let walks = VALUE_WALKS.with(|w| w.get());
+        search(&snap, &qs[0], &topic("a"));
+        assert_eq!(VALUE_WALKS.with(|w| w.get()), walks);
+        snap.create_payload_index("topic", PayloadIndexType::Keyword)
+            .unwrap();
+        for t in ["a", "b"] {
+            let f = topic(t);
+            let walks = VALUE_WALKS.with(|w| w.get());
+            let (mut found, mut wanted) = (0, 0);
+            for q in &qs {
+                let hits = search(&snap, q, &f);
+                let exact = col
+                    .search(&SearchRequest {
+                        exact: true,
+                        ..SearchRequest::new(q, 10).with_filter(&f)
+                    })
+                    .unwrap();
+                let truth: HashSet<PointId> = exact.iter().map(|h| h.id).collect();
+                assert!(hits
+                    .iter()
+                    .all(|h| f.matches(h.id, h.payload.as_ref().unwrap())));
+                wanted += truth.len();
+                found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+            }
+            assert_eq!(VALUE_WALKS.with(|w| w.get()), walks + qs.len(), "topic {t}");
+            let r = found as f64 / wanted as f64;
+            assert!(r >= 0.95, "snapshot, topic {t}: recall@10 {r:.3}");
+        }
+        let hits = search(&snap, &late, &topic("a"));
+        assert_eq!(
+            top_id(&hits),
+            Some(late_id),
+            "the late point is in the file's graph"
+        );
+        // A collection restored from the file takes its graphs when the index is made.
+        let mut restored = snap.to_collection().unwrap();
+        assert_eq!(graphs(&restored).len(), 2);
+        restored
+            .create_payload_index("topic", PayloadIndexType::Keyword)
+            .unwrap();
+        assert_eq!(graphs(&restored).len(), 2);
+        let (r, walks) = recall(&restored, &topic("a"), &qs);
+        assert!(
+            r >= 0.95 && walks == qs.len(),
+            "restored: recall {r:.3}, walks {walks}"
+        );
+        // and writes the same graphs back.
+        assert!(restored.snapshot_bytes().unwrap() == bytes);
+        // Its members are in the file's order, not ascending: a new point is linked once.
+        let a = |c: &Collection| {
+            graphs(c)
+                .0
+                .iter()
+                .find(|g| g.value == "a")
+                .unwrap()
+                .members
+                .clone()
+        };
+        let before = a(&restored);
+        assert!(before.windows(2).any(|w| w[0] > w[1]));
+        let fresh = point(&mut rng, 0);
+        let fresh_id = PointId::Num(60_000);
+        let payload = vec![topic_payload("a", 60_000)];
+        restored.upsert(&[fresh_id], &fresh, Some(payload)).unwrap();
+        let after = a(&restored);
+        assert_eq!(after.len(), before.len() + 1);
+        let distinct: HashSet<u32> = after.iter().copied().collect();
+        assert_eq!(distinct.len(), after.len());
+        let hits = restored
+            .search(&SearchRequest::new(&fresh, 10).with_filter(&topic("a")))
+            .unwrap();
+        assert_eq!(top_id(&hits), Some(fresh_id));
+        let ids: HashSet<PointId> = hits.iter().map(|h| h.id).collect();
+        assert_eq!(ids.len(), hits.len(), "no point twice");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::container::{self, Container, FileKind, SectionOut};
 use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
 use crate::error::{Error, Result};
 use crate::index::hnsw::{decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph};
+use crate::index::value_graphs::{decode_section, StoredValueGraph};
 use crate::point::{Payload, PointId};
 use crate::quantization::CodesOut;
 use crate::read::PointSource;
@@ -29,8 +30,10 @@ pub(crate) mod section {
     pub(crate) const HNSW: u32 = 8;
     /// Format 1.2: the quantized codes of the segment's rows (optional).
     pub(crate) const CODES: u32 = 9;
-    /// Highest id this build knows; 7 and 10..=15 are reserved (FORMAT.md).
-    pub(crate) const KNOWN_MAX: u32 = 9;
+    /// Format 1.3: graphs over the rows of common keyword values (optional).
+    pub(crate) const VALUE_GRAPHS: u32 = 10;
+    /// Highest id this build knows; 7 and 11..=15 are reserved (FORMAT.md).
+    pub(crate) const KNOWN_MAX: u32 = 10;
 
     pub(crate) fn name(id: u32) -> &'static str {
         match id {
@@ -42,6 +45,7 @@ pub(crate) mod section {
             PAYLOAD_DATA => "PAYLOAD_DATA",
             HNSW => "HNSW",
             CODES => "CODES",
+            VALUE_GRAPHS => "VALUE_GRAPHS",
             _ => "unknown",
         }
     }
@@ -65,6 +69,8 @@ pub(crate) struct SegmentSource<'a> {
     pub(crate) graph: Option<&'a HnswGraph>,
     /// The quantized codes of these rows, in id order.
     pub(crate) codes: Option<CodesOut<'a>>,
+    /// The `VALUE_GRAPHS` section's bytes (`value_graphs::encode_section`), if any.
+    pub(crate) value_graphs: Option<Vec<u8>>,
 }
 
 /// Writes a segment or snapshot file; returns its length.
@@ -165,7 +171,16 @@ pub(crate) fn write_segment<W: Write>(
             chunks,
         });
     }
-    let minor = if src.codes.is_some() {
+    if let Some(bytes) = &src.value_graphs {
+        sections.push(SectionOut {
+            id: section::VALUE_GRAPHS,
+            required: false,
+            chunks: vec![bytes],
+        });
+    }
+    let minor = if src.value_graphs.is_some() {
+        3
+    } else if src.codes.is_some() {
         2
     } else if graph.is_some() {
         1
@@ -192,6 +207,8 @@ pub struct Segment {
     hnsw: Option<(Range<usize>, GraphLayout)>,
     /// The CODES section, when the file has one.
     codes: Option<Range<usize>>,
+    /// The VALUE_GRAPHS section and its graphs, when the file has one.
+    value_graphs: Option<(Range<usize>, Vec<StoredValueGraph>)>,
 }
 
 fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<Range<usize>> {
@@ -304,7 +321,16 @@ impl Segment {
             }
         };
 
+        let value_graphs = match c.section(section::VALUE_GRAPHS) {
+            None => None,
+            Some(bytes) => Some((
+                range_of(&c, base, section::VALUE_GRAPHS, what)?,
+                decode_section(bytes, len)?,
+            )),
+        };
+
         let seg = Segment {
+            value_graphs,
             kind: c.kind,
             config,
             len,
@@ -476,6 +502,13 @@ impl Segment {
         self.codes
             .as_ref()
             .map(|r| (self.bytes_of(r), r.start as u64))
+    }
+
+    /// The `VALUE_GRAPHS` section's bytes and its checked graphs, when the file has one.
+    pub(crate) fn value_graphs(&self) -> Option<(&[u8], &[StoredValueGraph])> {
+        self.value_graphs
+            .as_ref()
+            .map(|(r, graphs)| (self.bytes_of(r), graphs.as_slice()))
     }
 
     /// The HNSW graph stored in the file, read in place.

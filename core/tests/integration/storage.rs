@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use stratavec_core::{
     BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
-    PointId, Quantization, SearchRequest, Snapshot, VectorType,
+    Payload, PayloadIndexType, PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
 use stratavec_testkit::golden::golden_collection;
 use stratavec_testkit::Rng;
@@ -489,4 +489,126 @@ fn payload_numbers_survive_a_snapshot_exactly() {
         back[0].payload.as_ref().unwrap(),
         payload.as_object().unwrap()
     );
+}
+
+/// A snapshot with a `VALUE_GRAPHS` section: two keyword values of 4,500 points each, indexed.
+fn with_value_graphs() -> Vec<u8> {
+    let mut rng = Rng::new(5);
+    let n = 9000;
+    let dim = 8;
+    let mut col = Collection::new(CollectionConfig::new(dim, Metric::Euclid)).unwrap();
+    let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+    let payloads: Vec<Payload> = (0..n)
+        .map(|i| {
+            json!({"topic": if i % 2 == 0 { "even" } else { "odd" }})
+                .as_object()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    col.upsert(&ids, &rng.vectors(n, dim), Some(payloads))
+        .unwrap();
+    col.build_index(HnswParams {
+        m: 4,
+        ef_construction: 16,
+        ..HnswParams::default()
+    })
+    .unwrap();
+    col.create_payload_index("topic", PayloadIndexType::Keyword)
+        .unwrap();
+    col.snapshot_bytes().unwrap()
+}
+
+#[test]
+fn hostile_value_graphs_with_valid_checksums_are_refused() {
+    let good = with_value_graphs();
+    assert_eq!(
+        &good[16..20],
+        &[1, 0, 3, 0],
+        "value graphs make version 1.3"
+    );
+    let s = section_range(&good, 10);
+    let entry = s.start + 64;
+    let get64 = |at: usize| u64::from_le_bytes(good[at..at + 8].try_into().unwrap()) as usize;
+    let members = s.start + get64(entry + 24);
+    let first_member = u32::from_le_bytes(good[members..members + 4].try_into().unwrap());
+    // (what, byte offset, new little-endian bytes)
+    let cases: Vec<(&str, usize, Vec<u8>)> = vec![
+        (
+            "more graphs than fit",
+            s.start,
+            1_000_000u32.to_le_bytes().to_vec(),
+        ),
+        ("reserved header bytes set", s.start + 8, vec![1]),
+        (
+            "key outside the section",
+            entry,
+            u64::MAX.to_le_bytes().to_vec(),
+        ),
+        ("value not UTF-8", s.start + get64(entry + 16), vec![0xff]),
+        (
+            "member past the last row",
+            members,
+            9000u32.to_le_bytes().to_vec(),
+        ),
+        (
+            "member listed twice",
+            members + 4,
+            first_member.to_le_bytes().to_vec(),
+        ),
+        (
+            "one member fewer than the graph",
+            entry + 32,
+            4499u64.to_le_bytes().to_vec(),
+        ),
+        (
+            "graph not 64-byte aligned",
+            entry + 40,
+            (get64(entry + 40) + 4).to_le_bytes().to_vec(),
+        ),
+        (
+            "graph neighbour past its last node",
+            s.start + get64(entry + 40) + 64 + 4,
+            4500u32.to_le_bytes().to_vec(),
+        ),
+    ];
+    for (what, at, value) in cases {
+        let mut bad = good.clone();
+        bad[at..at + value.len()].copy_from_slice(&value);
+        reseal_all(&mut bad);
+        match Snapshot::from_bytes(&bad) {
+            Err(Error::Corrupt { what: w, reason }) => {
+                assert!(w.contains("VALUE_GRAPHS"), "{what}: blamed {w}: {reason}")
+            }
+            Err(e) => panic!("{what}: wrong error {e}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // An entry with its reserved bytes set is skipped (a later version's meaning), the rest of
+    // the file served: searches under the value still answer, exactly (scanned).
+    let mut later = good.clone();
+    later[entry + 56] = 1;
+    reseal_all(&mut later);
+    let mut snap = Snapshot::from_bytes(&later).unwrap();
+    snap.create_payload_index("topic", PayloadIndexType::Keyword)
+        .unwrap();
+    let f = Filter::from_json(&json!({"must": [{"key": "topic", "match": {"value": "even"}}]}))
+        .unwrap();
+    let q = [0.5f32; 8];
+    let hits = snap
+        .search(&SearchRequest::new(&q, 5).with_filter(&f))
+        .unwrap();
+    let exact = snap
+        .search(&SearchRequest {
+            exact: true,
+            ..SearchRequest::new(&q, 5).with_filter(&f)
+        })
+        .unwrap();
+    assert_eq!(hits, exact);
+    // Truncated anywhere in the section: refused.
+    for len in [s.start + 1, s.start + 64, members + 2, s.end - 1] {
+        assert_rejected(&good[..len], &format!("cut at {len}"));
+    }
+    let snap = Snapshot::from_bytes(&good).unwrap();
+    snap.verify().unwrap();
 }
