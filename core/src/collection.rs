@@ -722,8 +722,8 @@ impl PointSource for Collection {
         self.codes.as_ref()
     }
 
-    fn value_graph(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
-        self.value_graphs.for_filter(f)
+    fn value_graphs(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {
+        self.value_graphs.all()
     }
 }
 

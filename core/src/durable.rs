@@ -32,6 +32,7 @@ use crate::filter::{Filter, JsonPath};
 use crate::index::hnsw::compact::gathered_graph;
 use crate::index::hnsw::HnswParams;
 use crate::index::payload::{parse_key, PayloadIndexType};
+use crate::index::value_graphs;
 use crate::indexed_segment::IndexedSegment;
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
@@ -481,6 +482,22 @@ impl Layers {
             Some(Some(g)) => Some(g),
             None => None,
         };
+        // The graphs of common keyword values, carried over from the layers as the graph is.
+        let value_graphs = match (self.index, &graph) {
+            (Some(params), Some(_)) => {
+                let keys: Vec<String> = self
+                    .mem
+                    .payload_index_list()
+                    .into_iter()
+                    .filter(|(_, kind)| *kind == PayloadIndexType::Keyword)
+                    .map(|(key, _)| key)
+                    .collect();
+                let graphs =
+                    value_graphs::gathered(params, &layers, &origin, &keys, (dim, config.metric));
+                (!graphs.is_empty()).then(|| value_graphs::encode_section(&graphs))
+            }
+            _ => None,
+        };
         let codes = match quantization {
             Some(q) => Some(Codes::train(origin.len(), dim, q, &|i| {
                 let (l, row) = origin[i];
@@ -500,8 +517,7 @@ impl Layers {
                 payloads,
                 graph: graph.as_ref(),
                 codes: codes.as_ref().map(|c| c.section(0..origin.len())),
-                // Checkpoints do not carry value graphs yet (see ARCHITECTURE.md).
-                value_graphs: None,
+                value_graphs,
             },
         )
         .map(Some)

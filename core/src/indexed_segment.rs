@@ -17,10 +17,9 @@ use crate::config::{StorageOptions, StorageTier};
 #[cfg(feature = "fs")]
 use crate::error::Error;
 use crate::error::Result;
-use crate::filter::Filter;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
-use crate::index::value_graphs::{pick, ValueGraphRef};
+use crate::index::value_graphs::ValueGraphRef;
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
 use crate::read::PointSource;
@@ -236,19 +235,21 @@ impl PointSource for IndexedSegment {
         self.codes.as_ref()
     }
 
-    fn value_graph(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
+    fn value_graphs(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {
         // The file's graphs serve the keys that have a keyword index, as a collection's do.
-        let (section, stored) = self.segment.value_graphs()?;
+        let Some((section, stored)) = self.segment.value_graphs() else {
+            return Vec::new();
+        };
         let indexed = |key: &str| {
             self.payload_indexes
                 .iter()
                 .any(|i| i.key().as_str() == key && i.kind() == PayloadIndexType::Keyword)
         };
-        let graphs = stored
+        stored
             .iter()
-            .filter(move |g| indexed(&g.key))
-            .map(|g| (g.key.as_str(), g.value.as_str(), g.view(section)));
-        pick(graphs, f)
+            .filter(|g| indexed(&g.key))
+            .map(|g| (g.key.as_str(), g.value.as_str(), g.view(section)))
+            .collect()
     }
 
     fn rescore(&self, q: &[f32], cands: &[Candidate], want: usize) -> Result<Vec<Candidate>> {

@@ -67,10 +67,14 @@ pub(crate) trait PointSource: Sync {
     fn codes(&self) -> Option<&Codes> {
         None
     }
-    /// The smallest graph over the rows of a keyword value `f` requires, if any (see
+    /// The graphs over the rows of common keyword values, as (key, value, graph) (see
     /// `crate::index::value_graphs`).
-    fn value_graph(&self, _f: &Filter) -> Option<ValueGraphRef<'_>> {
-        None
+    fn value_graphs(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {
+        Vec::new()
+    }
+    /// The smallest of [`PointSource::value_graphs`] of a keyword value `f` requires, if any.
+    fn value_graph(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
+        crate::index::value_graphs::pick(self.value_graphs().into_iter(), f)
     }
     /// The `want` best of `cands` by full-precision rank score against the prepared query
     /// `q`, best first. Sources whose vectors stay on disk read just these rows.

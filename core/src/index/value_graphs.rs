@@ -250,14 +250,12 @@ impl ValueGraphs {
         self.0.len()
     }
 
-    /// The smallest graph of a value `f` requires (a top-level `must` condition matching one
-    /// keyword), if any.
-    pub(crate) fn for_filter(&self, f: &Filter) -> Option<ValueGraphRef<'_>> {
-        let graphs = self
-            .0
+    /// Every graph, as (key, value, graph).
+    pub(crate) fn all(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {
+        self.0
             .iter()
-            .map(|g| (g.key.as_str(), g.value.as_str(), g.view()));
-        pick(graphs, f)
+            .map(|g| (g.key.as_str(), g.value.as_str(), g.view()))
+            .collect()
     }
 
     /// Whether the graphs of `key` came from a file ([`ValueGraphs::adopt`]) and no index on
@@ -297,7 +295,7 @@ impl ValueGraphs {
         &self,
         new_row: &[u32],
         (rows, dim, metric): (RowsRef<'_>, usize, Metric),
-    ) -> Vec<GraphOut<'_>> {
+    ) -> Vec<GraphOut> {
         self.0
             .iter()
             .filter_map(|g| {
@@ -320,8 +318,8 @@ impl ValueGraphs {
                     g.graph.view().compact(&space, &local, members.len()).0
                 });
                 Some(GraphOut {
-                    key: &g.key,
-                    value: &g.value,
+                    key: g.key.clone(),
+                    value: g.value.clone(),
                     members,
                     graph,
                 })
@@ -331,12 +329,117 @@ impl ValueGraphs {
 }
 
 /// A value graph to write (see [`encode_section`]).
-pub(crate) struct GraphOut<'a> {
-    key: &'a str,
-    value: &'a str,
+pub(crate) struct GraphOut {
+    key: String,
+    value: String,
     /// The file's rows, node by node.
     members: Vec<u32>,
     graph: HnswGraph,
+}
+
+#[cfg(feature = "fs")]
+/// The value graphs of a file gathered from `layers` (`origin[j]` = (layer, row) of file row
+/// `j`, the live rows in file order) for the keyword indexes on `keys`: for each value the
+/// file's rows make common, the largest graph a layer has of it with `params` is carried over
+/// (compacted around the rows the file leaves out, renumbered) and the value's other rows are
+/// linked into it; a value no layer has a graph of is linked from scratch. What a durable
+/// checkpoint writes, so the checkpoint after it serves them without linking them again.
+pub(crate) fn gathered(
+    params: HnswParams,
+    layers: &[crate::read::Layer<'_>],
+    origin: &[(u32, u32)],
+    keys: &[String],
+    (dim, metric): (usize, Metric),
+) -> Vec<GraphOut> {
+    use std::collections::{BTreeMap, HashMap};
+    if metric == Metric::Dot {
+        return Vec::new();
+    }
+    let n = origin.len();
+    let mut out_of: Vec<Vec<u32>> = layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
+    for (j, &(l, r)) in origin.iter().enumerate() {
+        out_of[l as usize][r as usize] = j as u32;
+    }
+    let parts: Vec<RowsRef<'_>> = layers.iter().map(|l| l.src.rows()).collect();
+    let mut graphs = Vec::new();
+    for key in keys {
+        // The file rows holding each value, from every layer's index on the key.
+        let mut values: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (l, layer) in layers.iter().enumerate() {
+            let index = layer
+                .src
+                .payload_indexes()
+                .iter()
+                .find(|i| i.key().as_str() == key);
+            for (value, rows) in index.into_iter().flat_map(PayloadIndex::keyword_postings) {
+                let file_rows = rows
+                    .iter()
+                    .map(|&r| out_of[l][r as usize])
+                    .filter(|&j| j != DROPPED);
+                values.entry(value).or_default().extend(file_rows);
+            }
+        }
+        for (value, mut rows) in values {
+            if rows.len() < VALUE_GRAPH_MIN_ROWS || rows.len() * 2 > n {
+                continue;
+            }
+            rows.sort_unstable();
+            let value_origin: Vec<(u32, u32)> = rows.iter().map(|&j| origin[j as usize]).collect();
+            let carried = layers
+                .iter()
+                .enumerate()
+                .filter_map(|(l, layer)| {
+                    let g = layer.src.value_graphs().into_iter().find(|(k, v, g)| {
+                        *k == key.as_str() && *v == value && g.graph.params() == params
+                    })?;
+                    Some((l, g.2))
+                })
+                .max_by_key(|(l, g)| (g.members.len(), std::cmp::Reverse(*l)));
+            let (mut graph, pending) = match carried {
+                Some((l, g)) => {
+                    let local: HashMap<u32, u32> = g
+                        .members
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &r)| (r, i as u32))
+                        .collect();
+                    let mut new_node = vec![DROPPED; g.members.len()];
+                    for (i, &(p, r)) in value_origin.iter().enumerate() {
+                        if p as usize == l {
+                            if let Some(&node) = local.get(&r) {
+                                new_node[node as usize] = i as u32;
+                            }
+                        }
+                    }
+                    with_space!(parts[l], dim, metric, |space| g.graph.compact(
+                        &Subset {
+                            space,
+                            rows: g.members,
+                        },
+                        &new_node,
+                        rows.len()
+                    ))
+                }
+                None => HnswGraph::with_pending(params, rows.len()),
+            };
+            crate::index::hnsw::compact::link_gathered(
+                &mut graph,
+                &pending,
+                &parts,
+                &value_origin,
+                dim,
+                metric,
+                &mut |_| true,
+            );
+            graphs.push(GraphOut {
+                key: key.clone(),
+                value: value.to_owned(),
+                members: rows,
+                graph,
+            });
+        }
+    }
+    graphs
 }
 
 /// Bytes before the section's entries, and per entry.
@@ -346,7 +449,7 @@ const ENTRY: usize = 64;
 /// The `VALUE_GRAPHS` section (FORMAT.md): a 64-byte header (the graph count), a 64-byte entry
 /// per graph, then each graph's key, value, members (u32) and HNSW graph (the `HNSW` section's
 /// layout, 64-aligned).
-pub(crate) fn encode_section(graphs: &[GraphOut<'_>]) -> Vec<u8> {
+pub(crate) fn encode_section(graphs: &[GraphOut]) -> Vec<u8> {
     let mut out = vec![0u8; SECTION_HEADER + graphs.len() * ENTRY];
     out[0..4].copy_from_slice(&(graphs.len() as u32).to_le_bytes());
     for (i, g) in graphs.iter().enumerate() {
@@ -533,8 +636,26 @@ mod tests {
     /// 5,000 points of topic "a", 4,500 of "b" and 300 of "c", each around its own centre,
     /// and 2,200 of "d" anywhere; an HNSW graph and a keyword index on "topic".
     fn topics(metric: Metric) -> Collection {
-        let mut rng = Rng::new(7);
         let mut col = Collection::new(CollectionConfig::new(DIM, metric)).unwrap();
+        let (ids, vectors, payloads) = topic_points();
+        col.upsert(&ids, &vectors, Some(payloads)).unwrap();
+        col.build_index(small_graph()).unwrap();
+        col.create_payload_index("topic", PayloadIndexType::Keyword)
+            .unwrap();
+        col
+    }
+
+    fn small_graph() -> HnswParams {
+        HnswParams {
+            m: 12,
+            ef_construction: 80,
+            ..HnswParams::default()
+        }
+    }
+
+    /// The points of [`topics`].
+    fn topic_points() -> (Vec<PointId>, Vec<f32>, Vec<Payload>) {
+        let mut rng = Rng::new(7);
         let mut vectors = Vec::new();
         let mut payloads = Vec::new();
         for (c, (topic, n)) in [("a", 5000), ("b", 4500), ("c", 300), ("d", 2200)]
@@ -547,16 +668,7 @@ mod tests {
             }
         }
         let ids: Vec<PointId> = (0..payloads.len() as u64).map(PointId::Num).collect();
-        col.upsert(&ids, &vectors, Some(payloads)).unwrap();
-        col.build_index(HnswParams {
-            m: 12,
-            ef_construction: 80,
-            ..HnswParams::default()
-        })
-        .unwrap();
-        col.create_payload_index("topic", PayloadIndexType::Keyword)
-            .unwrap();
-        col
+        (ids, vectors, payloads)
     }
 
     fn filter(json: serde_json::Value) -> Filter {
@@ -570,19 +682,26 @@ mod tests {
     /// Searches `col` with and without `exact`; returns (recall@10 of the approximate search,
     /// value graph walks it made).
     fn recall(col: &Collection, f: &Filter, queries: &[Vec<f32>]) -> (f64, usize) {
+        recall_of(&|r| col.search(r).unwrap(), f, queries)
+    }
+
+    /// [`recall`] of any collection kind's search.
+    fn recall_of(
+        search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
+        f: &Filter,
+        queries: &[Vec<f32>],
+    ) -> (f64, usize) {
         let walks = VALUE_WALKS.with(|w| w.get());
         let mut found = 0;
         let mut wanted = 0;
         for q in queries {
             let request = SearchRequest::new(q, 10).with_filter(f);
-            let approx = col.search(&request).unwrap();
+            let approx = search(&request);
             let walked = VALUE_WALKS.with(|w| w.get());
-            let exact = col
-                .search(&SearchRequest {
-                    exact: true,
-                    ..request
-                })
-                .unwrap();
+            let exact = search(&SearchRequest {
+                exact: true,
+                ..request
+            });
             // An exact search never walks.
             assert_eq!(VALUE_WALKS.with(|w| w.get()), walked);
             for hit in &approx {
@@ -829,6 +948,79 @@ mod tests {
         assert_eq!(top_id(&hits), Some(fresh_id));
         let ids: HashSet<PointId> = hits.iter().map(|h| h.id).collect();
         assert_eq!(ids.len(), hits.len(), "no point twice");
+    }
+
+    #[cfg(feature = "fs")]
+    #[test]
+    fn durable_checkpoints_carry_value_graphs_over() {
+        use crate::{DurableCollection, DurableOptions};
+        let dir =
+            std::env::temp_dir().join(format!("stratavec-value-graphs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = CollectionConfig::new(DIM, Metric::Cosine);
+        let d = DurableCollection::create(&dir, config, DurableOptions::default()).unwrap();
+        let (ids, vectors, payloads) = topic_points();
+        d.upsert(&ids, &vectors, Some(payloads)).unwrap();
+        d.create_payload_index("topic", PayloadIndexType::Keyword)
+            .unwrap();
+        // The checkpoint the build writes links the graphs of the common values.
+        d.build_index(small_graph()).unwrap();
+        let qs = queries(40);
+        let members = |d: &DurableCollection, t: &str| {
+            let snap = crate::Snapshot::from_bytes(&{
+                let mut out = Vec::new();
+                d.write_snapshot(&mut out).unwrap();
+                out
+            })
+            .unwrap();
+            let col = snap.to_collection().unwrap();
+            let g = graphs(&col)
+                .0
+                .iter()
+                .find(|g| g.value == t)
+                .map(|g| g.members.len());
+            g
+        };
+        assert_eq!(
+            (members(&d, "a"), members(&d, "b")),
+            (Some(5000), Some(4500))
+        );
+        let (r, walks) = recall_of(&|q| d.search(q).unwrap(), &topic("a"), &qs);
+        assert!(
+            r >= 0.95 && walks == qs.len(),
+            "recall {r:.3}, walks {walks}"
+        );
+        // Writes since, then a checkpoint: the graph is carried over, the deleted points
+        // dropped from it and the new ones linked in.
+        let mut rng = Rng::new(21);
+        let new_ids: Vec<PointId> = (70_000..70_060).map(PointId::Num).collect();
+        let new: Vec<f32> = (0..60).flat_map(|_| point(&mut rng, 0)).collect();
+        let payloads = (0..60).map(|i| topic_payload("a", 70_000 + i)).collect();
+        d.upsert(&new_ids, &new, Some(payloads)).unwrap();
+        assert_eq!(d.delete(&[PointId::Num(1), PointId::Num(2)]).unwrap(), 2);
+        d.checkpoint().unwrap();
+        assert_eq!(members(&d, "a"), Some(5058));
+        let (r, walks) = recall_of(&|q| d.search(q).unwrap(), &topic("a"), &qs);
+        assert!(
+            r >= 0.95 && walks == qs.len(),
+            "after a checkpoint: recall {r:.3}, walks {walks}"
+        );
+        for (id, v) in new_ids.iter().zip(new.chunks_exact(DIM)) {
+            let hits = d
+                .search(&SearchRequest::new(v, 1).with_filter(&topic("a")))
+                .unwrap();
+            assert_eq!(top_id(&hits), Some(*id));
+        }
+        // Reopened, the checkpoint's graphs serve again.
+        d.close().unwrap();
+        let d = DurableCollection::open(&dir, DurableOptions::default()).unwrap();
+        let (r, walks) = recall_of(&|q| d.search(q).unwrap(), &topic("b"), &qs);
+        assert!(
+            r >= 0.95 && walks == qs.len(),
+            "reopened: recall {r:.3}, walks {walks}"
+        );
+        d.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -171,6 +171,21 @@ pub(crate) fn gathered_graph(
         }
         None => HnswGraph::with_pending(params, n),
     };
+    link_gathered(&mut g, &pending, parts, origin, dim, metric, progress).then_some(g)
+}
+
+#[cfg(feature = "fs")]
+/// Links `pending` rows of `g`, a graph over rows gathered from `parts` (`origin[j]` = (part,
+/// row) of node `j`); `false` when `progress` stopped it.
+pub(crate) fn link_gathered(
+    g: &mut HnswGraph,
+    pending: &[u32],
+    parts: &[RowsRef<'_>],
+    origin: &[(u32, u32)],
+    dim: usize,
+    metric: Metric,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> bool {
     let (k, sign) = kernels_for(metric);
     let row = |r: usize| {
         let (p, i) = origin[r];
@@ -193,7 +208,7 @@ pub(crate) fn gathered_graph(
             kernel: k.f32_for(metric),
             sign,
         };
-        g.link_rows_fastest(&space, metric, dim, &row, &pending, progress)
+        g.link_rows_fastest(&space, metric, dim, &row, pending, progress)
     } else {
         let f16_parts: Vec<&[half::f16]> = parts
             .iter()
@@ -214,7 +229,6 @@ pub(crate) fn gathered_graph(
             kernel: k.f16_for(metric),
             sign,
         };
-        g.link_rows_fastest(&space, metric, dim, &row, &pending, progress)
+        g.link_rows_fastest(&space, metric, dim, &row, pending, progress)
     }
-    .then_some(g)
 }
