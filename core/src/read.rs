@@ -675,26 +675,55 @@ pub(crate) fn search_batch(
                 members.iter().enumerate().partition(|(_, &i)| {
                     (graph.is_some() || value_walk.is_some()) && !requests[i].exact
                 });
-            if let Some(vw) = value_walk.as_ref().filter(|_| !graph_members.is_empty()) {
-                let g = vw.graph.graph;
-                let subset = Some(vw.graph.members);
-                let allow = vw.allow.as_ref().map_or(Allow::All, Allow::Only);
+            // The walk, if any: a value graph (nodes numbered by its members, the beam widened)
+            // or the main graph (the filter's rows as its mask, or the tombstones).
+            let mask = match (&value_walk, graph) {
+                (None, Some(_)) => {
+                    mask.or_else(|| matching.as_ref().map(|rows| rows.bits(layer.src.len())))
+                }
+                _ => None,
+            };
+            let walked = match (&value_walk, graph) {
+                (Some(vw), _) => Some((
+                    vw.graph.graph,
+                    vw.allow.as_ref().map_or(Allow::All, Allow::Only),
+                    Some(vw.graph.members),
+                    VALUE_WALK_EF_FACTOR,
+                )),
+                (None, Some(g)) => {
+                    let allow = match (&mask, dead) {
+                        (Some(m), _) => Allow::Only(m),
+                        (None, Some(d)) => Allow::Except(d),
+                        (None, None) => Allow::All,
+                    };
+                    Some((g, allow, None, 1))
+                }
+                (None, None) => None,
+            };
+            if let Some((g, allow, subset, widen)) = walked.filter(|_| !graph_members.is_empty()) {
                 #[cfg(test)]
-                VALUE_WALKS.with(|w| w.set(w.get() + graph_members.len()));
-                for &(slot, &i) in &graph_members {
-                    let r = &requests[i];
-                    let want = cap(i, allowed_count);
-                    let ef = VALUE_WALK_EF_FACTOR * r.ef.unwrap_or(64).max(want);
-                    let to_rows = |found: Vec<Candidate>| -> Vec<Candidate> {
-                        found
+                if subset.is_some() {
+                    VALUE_WALKS.with(|w| w.set(w.get() + graph_members.len()));
+                }
+                // A value graph's nodes back to the layer's rows.
+                let to_rows = |found: Vec<Candidate>| -> Vec<Candidate> {
+                    match subset {
+                        Some(members) => found
                             .into_iter()
                             .map(|c| Candidate {
                                 score: c.score,
-                                offset: vw.graph.members[c.offset as usize],
+                                offset: members[c.offset as usize],
                             })
-                            .collect()
-                    };
+                            .collect(),
+                        None => found,
+                    }
+                };
+                for &(slot, &i) in &graph_members {
+                    let r = &requests[i];
+                    let want = cap(i, allowed_count);
+                    let ef = widen * r.ef.unwrap_or(64).max(want);
                     let hits = match codes {
+                        // Walk the graph over codes, then rescore the best few exactly.
                         Some(c) => {
                             let pool = c.quantization().candidates(want, r.oversampling);
                             let found =
@@ -716,46 +745,11 @@ pub(crate) fn search_batch(
                         merged[slot].push(c.score, (base + c.offset as usize) as u32);
                     }
                 }
-                // The filter's rows the graph does not hold (they gained the value since it
+                // The filter's rows a value graph does not hold (they gained the value since it
                 // was linked) are scanned for the same requests.
-                if !vw.rest.is_empty() {
+                if let Some(vw) = value_walk.as_ref().filter(|vw| !vw.rest.is_empty()) {
                     let cands = Candidates::List(&vw.rest);
                     scan_rows(*layer, base, cands, &graph_members, &scan, &mut merged)?;
-                }
-            } else if let Some(g) = graph.filter(|_| !graph_members.is_empty()) {
-                let mask =
-                    mask.or_else(|| matching.as_ref().map(|rows| rows.bits(layer.src.len())));
-                let allow = match (&mask, dead) {
-                    (Some(m), _) => Allow::Only(m),
-                    (None, Some(d)) => Allow::Except(d),
-                    (None, None) => Allow::All,
-                };
-                for &(slot, &i) in &graph_members {
-                    let r = &requests[i];
-                    let want = cap(i, allowed_count);
-                    let ef = r.ef.unwrap_or(64).max(want);
-                    let hits = match codes {
-                        // Walk the graph over codes, then rescore the best few exactly.
-                        Some(c) => {
-                            let pool = c.quantization().candidates(want, r.oversampling);
-                            let found =
-                                c.walk(&g, metric, &prepared[i], pool, ef.max(pool), allow, None);
-                            layer.src.rescore(&prepared[i], &found, want)?
-                        }
-                        None => g.search(
-                            layer.src.rows(),
-                            config.dim,
-                            metric,
-                            &prepared[i],
-                            want,
-                            ef,
-                            allow,
-                            None,
-                        ),
-                    };
-                    for c in hits {
-                        merged[slot].push(c.score, (base + c.offset as usize) as u32);
-                    }
                 }
             }
             if exact_members.is_empty() {
