@@ -892,26 +892,15 @@ impl<'g> ValueWalk<'g> {
     /// How to walk `graph` for the filter's rows `rows` (of a layer of `len` rows); `None`
     /// when the graph holds none of them.
     fn plan(graph: ValueGraphRef<'g>, rows: &RowSet, len: usize) -> Option<ValueWalk<'g>> {
-        let bits = rows.bits(len);
-        let rest: Vec<u32> = match rows {
-            RowSet::List(list) => list
-                .iter()
-                .copied()
-                .filter(|&r| !graph.contains(r))
-                .collect(),
-            RowSet::Bits(_) => rows
-                .clone()
-                .into_list()
-                .into_iter()
-                .filter(|&r| !graph.contains(r))
-                .collect(),
-        };
+        // Usually empty: word by word for a bitmap, never listing the rows.
+        let rest = rows.clone().without(Some(graph.bits)).into_list();
         let inside = rows.len() - rest.len();
         if inside == 0 {
             return None;
         }
         let members = graph.members;
         let allow = (inside < members.len()).then(|| {
+            let bits = rows.bits(len);
             let mut local = Bitset::new(members.len());
             for (i, &r) in members.iter().enumerate() {
                 if bits.contains(r as usize) {

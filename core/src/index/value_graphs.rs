@@ -117,15 +117,8 @@ pub(crate) struct ValueGraphRef<'a> {
     /// Node `i` of `graph` is row `members[i]`.
     pub(crate) members: &'a [u32],
     /// The same rows as a set.
-    bits: &'a Bitset,
+    pub(crate) bits: &'a Bitset,
     pub(crate) graph: GraphRef<'a>,
-}
-
-impl ValueGraphRef<'_> {
-    /// Whether row `r` is linked.
-    pub(crate) fn contains(&self, r: u32) -> bool {
-        self.bits.contains(r as usize)
-    }
 }
 
 /// The (key, keyword) pairs a filter requires of every row it passes: its top-level `must`
