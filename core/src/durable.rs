@@ -930,7 +930,27 @@ impl DurableCollection {
     /// [`Collection::create_payload_index`]). The definition is kept in the manifest; the index
     /// itself is rebuilt in memory when the collection is opened (by reading every payload of
     /// the checkpoint once) and kept current by every write.
+    ///
+    /// On a collection with a graph, a keyword index whose values include common ones (each
+    /// held by 4,096 points up to half of them) also writes a checkpoint now, which links a
+    /// graph over each such value's points (see `Collection::create_payload_index`), so
+    /// filters on them are served by those graphs from now on rather than from the next
+    /// checkpoint. If that checkpoint fails its error is returned; the index exists all the
+    /// same (its definition is in the manifest) and the graphs come with a later checkpoint.
     pub fn create_payload_index(&self, key: &str, kind: PayloadIndexType) -> Result<()> {
+        self.define_payload_index(key, kind)?;
+        let link_now = kind == PayloadIndexType::Keyword && {
+            let st = self.read_state();
+            st.index.is_some() && st.base.as_ref().is_some_and(|b| b.lacks_value_graphs(key))
+        };
+        if link_now {
+            self.checkpoint_now(true, &mut |_| true)?;
+        }
+        Ok(())
+    }
+
+    /// The manifest and in-memory part of [`DurableCollection::create_payload_index`].
+    fn define_payload_index(&self, key: &str, kind: PayloadIndexType) -> Result<()> {
         parse_key(key)?;
         let _writer = lock(&self.writer);
         let mut manifest = lock(&self.manifest);

@@ -122,6 +122,31 @@ impl IndexedSegment {
         Ok(())
     }
 
+    /// Whether the keyword index on `key` has a value common enough for a graph of its own
+    /// (see `value_graphs`) that the file holds none of: what a checkpoint would link. `false`
+    /// without a graph in the file, under the dot product, or without such an index.
+    #[cfg(feature = "fs")]
+    pub(crate) fn lacks_value_graphs(&self, key: &str) -> bool {
+        if self.segment.hnsw().is_none()
+            || self.segment.config().metric == crate::config::Metric::Dot
+        {
+            return false;
+        }
+        let Some(index) = self
+            .payload_indexes
+            .iter()
+            .find(|i| i.key().as_str() == key && i.kind() == PayloadIndexType::Keyword)
+        else {
+            return false;
+        };
+        let stored = self.segment.value_graphs().map_or(&[][..], |(_, s)| s);
+        let n = self.segment.len();
+        index.keyword_postings().any(|(value, rows)| {
+            crate::index::value_graphs::is_common(rows.len(), n)
+                && !stored.iter().any(|g| g.key == key && g.value == value)
+        })
+    }
+
     /// Drops the payload index on `key`; `false` when there was none.
     pub(crate) fn drop_payload_index(&mut self, key: &str) -> bool {
         let before = self.payload_indexes.len();

@@ -43,6 +43,11 @@ use crate::vectors::RowsRef;
 /// a walk does (wordnet: a filter on 3,549 rows is scanned at 0.88 of unfiltered speed).
 pub(crate) const VALUE_GRAPH_MIN_ROWS: usize = 4096;
 
+/// Whether a value held by `count` of `n` rows gets a graph of its own.
+pub(crate) fn is_common(count: usize, n: usize) -> bool {
+    count >= VALUE_GRAPH_MIN_ROWS && count * 2 <= n
+}
+
 /// The graph over the rows of one keyword value.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueGraph {
@@ -196,7 +201,7 @@ impl ValueGraphs {
         }
         let mut common: Vec<(&str, &[u32])> = index
             .keyword_postings()
-            .filter(|(_, m)| m.len() >= VALUE_GRAPH_MIN_ROWS && m.len() * 2 <= len)
+            .filter(|(_, m)| is_common(m.len(), len))
             .collect();
         common.sort_unstable();
         for (value, members) in common {
@@ -373,7 +378,7 @@ pub(crate) fn gathered(
             }
         }
         for (value, mut rows) in values {
-            if rows.len() < VALUE_GRAPH_MIN_ROWS || rows.len() * 2 > n {
+            if !is_common(rows.len(), n) {
                 continue;
             }
             rows.sort_unstable();
@@ -1011,6 +1016,36 @@ mod tests {
         assert!(
             r >= 0.95 && walks == qs.len(),
             "reopened: recall {r:.3}, walks {walks}"
+        );
+        // Without a keyword index on the key, the next checkpoint leaves the graphs out.
+        assert!(d.drop_payload_index("topic").unwrap());
+        d.delete(&[PointId::Num(3)]).unwrap();
+        d.checkpoint().unwrap();
+        assert_eq!(members(&d, "a"), None);
+        let segments = || {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("seg-"))
+                .collect();
+            names.sort();
+            names
+        };
+        // A keyword index with no common value writes no checkpoint.
+        let before = segments();
+        d.create_payload_index("i", PayloadIndexType::Keyword)
+            .unwrap();
+        assert_eq!(segments(), before);
+        // Made again on an indexed collection, the index links its graphs at once (through a
+        // checkpoint), not at the next checkpoint.
+        d.create_payload_index("topic", PayloadIndexType::Keyword)
+            .unwrap();
+        assert_ne!(segments(), before);
+        assert_eq!(members(&d, "a"), Some(5057));
+        let (r, walks) = recall_of(&|q| d.search(q).unwrap(), &topic("a"), &qs);
+        assert!(
+            r >= 0.95 && walks == qs.len(),
+            "index made again: recall {r:.3}, walks {walks}"
         );
         d.close().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
