@@ -5,13 +5,18 @@
 
 import { init, loadSnapshot, simdLevel } from "/pkg/index.js";
 
-const REPEATS = 3;
+/** Opened engines by name: `ef => (query => ids)`. */
+const engines = {};
+let loaded;
 
 async function data() {
-  const meta = await (await fetch("/data/meta.json")).json();
-  const queries = new Float32Array(await (await fetch("/data/queries.f32")).arrayBuffer());
-  const gt = new Int32Array(await (await fetch("/data/gt.i32")).arrayBuffer());
-  return { ...meta, queries, gt };
+  if (!loaded) {
+    const meta = await (await fetch("/data/meta.json")).json();
+    const queries = new Float32Array(await (await fetch("/data/queries.f32")).arrayBuffer());
+    const gt = new Int32Array(await (await fetch("/data/gt.i32")).arrayBuffer());
+    loaded = { ...meta, queries, gt };
+  }
+  return loaded;
 }
 
 function query(d, i) {
@@ -27,11 +32,11 @@ function recall(d, results) {
   return found / (results.length * 10);
 }
 
-/** Best of REPEATS passes over `count` queries: {qps, recall}. */
-function sweepOne(d, search, count = d.queries.length / d.dim) {
+/** Best of `repeats` passes over `count` queries: {qps, recall}. */
+function sweepOne(d, search, count = d.queries.length / d.dim, repeats = 1) {
   let best = Infinity;
   let results;
-  for (let r = 0; r < REPEATS; r++) {
+  for (let r = 0; r < repeats; r++) {
     results = new Array(count);
     const t = performance.now();
     for (let i = 0; i < count; i++) results[i] = search(query(d, i));
@@ -40,19 +45,26 @@ function sweepOne(d, search, count = d.queries.length / d.dim) {
   return { qps: count / (best / 1000), recall: recall(d, results) };
 }
 
-export async function stratavec(efs, quantization) {
-  await init();
+/** One pass over every query at each ef of `efs` with the opened engine `name`. */
+export async function sweep(name, efs) {
   const d = await data();
+  return efs.map((ef) => ({ ef, ...sweepOne(d, engines[name](ef)) }));
+}
+
+/** Opens the snapshot the Python package built as engine `stratavec-wasm[-QUANTIZATION]`. */
+export async function openStratavec(quantization) {
+  await init();
+  await data();
   const t = performance.now();
   const col = await loadSnapshot("/data/wordnet.svdb", quantization ? { quantization } : {});
   const open = (performance.now() - t) / 1000;
-  const sweep = efs.map((ef) => ({ ef, ...sweepOne(d, (q) => col.search(q, { k: 10, ef, withPayload: false }).ids) }));
-  const points = col.length;
-  col.free();
-  return { engine: quantization ? `stratavec-wasm-${quantization}` : "stratavec-wasm", simd: simdLevel(), open, points, sweep };
+  const engine = quantization ? `stratavec-wasm-${quantization}` : "stratavec-wasm";
+  engines[engine] = (ef) => (q) => col.search(q, { k: 10, ef, withPayload: false }).ids;
+  return { engine, simd: simdLevel(), open, points: col.length };
 }
 
-export async function hnswlib(efs, m, efConstruction) {
+/** hnswlib-wasm indexing the same unit vectors, as engine `hnswlib-wasm`. */
+export async function openHnswlib(m, efConstruction) {
   const { loadHnswlib } = await import("/hnswlib/dist/hnswlib.js");
   const lib = await loadHnswlib();
   const d = await data();
@@ -62,11 +74,19 @@ export async function hnswlib(efs, m, efConstruction) {
   const t = performance.now();
   for (let i = 0; i < d.n; i++) index.addPoint(base.subarray(i * d.dim, (i + 1) * d.dim), i, false);
   const build = (performance.now() - t) / 1000;
-  const sweep = efs.map((ef) => {
+  engines["hnswlib-wasm"] = (ef) => {
     index.setEfSearch(ef);
-    return { ef, ...sweepOne(d, (q) => index.searchKnn(q, 10, undefined).neighbors) };
-  });
-  return { engine: "hnswlib-wasm", build, sweep };
+    return (q) => index.searchKnn(q, 10, undefined).neighbors;
+  };
+  return { engine: "hnswlib-wasm", build };
+}
+
+/** Opens stratavec-wasm and sweeps it, best of three passes (what `ab.mjs` times). */
+export async function stratavec(efs, quantization) {
+  const opened = await openStratavec(quantization);
+  const d = await data();
+  const sweep = efs.map((ef) => ({ ef, ...sweepOne(d, engines[opened.engine](ef), undefined, 3) }));
+  return { ...opened, sweep };
 }
 
 export async function voy(queryCount, limit) {
@@ -86,7 +106,7 @@ export async function voy(queryCount, limit) {
   const build = (performance.now() - t) / 1000;
   // On a subset, recall is against the exact top 10 of that subset (computed here).
   const truthOf = n < d.n ? subsetTruth(d, base, n, queryCount) : d;
-  const one = sweepOne(truthOf, (q) => index.search(q, 10).neighbors.map((x) => x.id), queryCount);
+  const one = sweepOne(truthOf, (q) => index.search(q, 10).neighbors.map((x) => x.id), queryCount, 3);
   return { engine: "voy-search", build, points: n, queries: queryCount, sweep: [{ ef: null, ...one }] };
 }
 

@@ -31,8 +31,11 @@ const nativeSweep = (...extra) =>
     .split("\n")
     .map((l) => JSON.parse(l))
     .filter((r) => r.event === "search");
-const native = nativeSweep();
-const nativeInt8 = nativeSweep("int8");
+// Rounds of sweeps: every engine below is opened once, then swept in turn each round, and each
+// ef keeps its best pass. Single passes on a shared machine drift by 10-20% over minutes, and
+// the ratios are what the targets are about: interleaving puts every engine under the same
+// conditions.
+const ROUNDS = Number(process.env.ROUNDS || 3);
 
 const server = await serveStatic({
   bench: HERE,
@@ -66,12 +69,34 @@ try {
     console.log(JSON.stringify(await inPage(name, ...args), null, 1));
     process.exit(0);
   }
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`bench page: ${e}`));
+  await page.goto(`${base}/bench/bench.html`);
+  await page.waitForFunction(() => window.ready === true);
+  const call = (name, ...args) => page.evaluate(([name, args]) => window.bench[name](...args), [name, args]);
+  const wasm = await call("openStratavec", null);
+  const wasmInt8 = await call("openStratavec", "int8");
+  const t = Date.now();
+  const hnswlib = await call("openHnswlib", M, EF_CONSTRUCTION);
+  console.error(`hnswlib-wasm built in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  const runs = { native: [], nativeInt8: [], wasm: [], wasmInt8: [], hnswlib: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    runs.native.push(nativeSweep());
+    runs.nativeInt8.push(nativeSweep("int8"));
+    runs.wasm.push(await call("sweep", wasm.engine, EFS));
+    runs.wasmInt8.push(await call("sweep", wasmInt8.engine, EFS));
+    runs.hnswlib.push(await call("sweep", hnswlib.engine, EFS));
+    console.error(`round ${r + 1} of ${ROUNDS} swept`);
+  }
+  await page.close();
+  // Per ef, the fastest pass over the rounds (recall is the same in every pass).
+  const best = (passes) => EFS.map((ef) => passes.map((p) => p.find((x) => x.ef === ef)).reduce((a, b) => (b.qps > a.qps ? b : a)));
   results = {
-    native: { engine: "stratavec-native", sweep: native },
-    nativeInt8: { engine: "stratavec-native-int8", sweep: nativeInt8 },
-    wasm: await inPage("stratavec", EFS),
-    wasmInt8: await inPage("stratavec", EFS, "int8"),
-    hnswlib: await inPage("hnswlib", EFS, M, EF_CONSTRUCTION),
+    native: { engine: "stratavec-native", sweep: best(runs.native) },
+    nativeInt8: { engine: "stratavec-native-int8", sweep: best(runs.nativeInt8) },
+    wasm: { ...wasm, sweep: best(runs.wasm) },
+    wasmInt8: { ...wasmInt8, sweep: best(runs.wasmInt8) },
+    hnswlib: { ...hnswlib, sweep: best(runs.hnswlib) },
     voy: await inPage("voy", VOY_QUERIES, VOY_POINTS),
   };
 } finally {
@@ -101,7 +126,7 @@ const fmt = (x, d = 0) => (x === null || x === undefined ? "—" : x.toLocaleStr
 const lines = [];
 lines.push(`# Browser bench: wordnet-minilm (${results.wasm.points.toLocaleString("en-US")} x 384, cosine), one thread`);
 lines.push("");
-lines.push(`${results.chromium}, headless; HNSW m=${M}, ef_construction=${EF_CONSTRUCTION}; stratavec searches the snapshot the Python package built, native and in the page alike; best of ${3} passes over 2,000 queries (voy: ${VOY_QUERIES} queries).`);
+lines.push(`${results.chromium}, headless; HNSW m=${M}, ef_construction=${EF_CONSTRUCTION}; stratavec searches the snapshot the Python package built, native and in the page alike; every engine opened once, then swept in turn in each of ${ROUNDS} rounds (native stratavec: best of 3 passes per round), each ef keeping its fastest pass over 2,000 queries (voy: ${VOY_QUERIES} queries, best of 3).`);
 lines.push("");
 lines.push("| ef | native QPS | wasm QPS | wasm / native | recall@10 (both) | hnswlib-wasm QPS | its recall@10 |");
 lines.push("|---:|---:|---:|---:|---:|---:|---:|");
