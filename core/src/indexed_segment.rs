@@ -31,6 +31,11 @@ use crate::storage::Segment;
 use crate::topk::Candidate;
 use crate::vectors::RowsRef;
 
+/// Rows whose payloads one task reads while payload indexes are built.
+const INDEX_BLOCK: usize = 4096;
+/// Blocks read before they are added to the indexes (bounds the payloads held at once).
+const INDEX_BLOCKS_AT_ONCE: usize = 32;
+
 /// A segment and what has been built over it in memory.
 #[derive(Debug, Clone)]
 pub(crate) struct IndexedSegment {
@@ -107,10 +112,33 @@ impl IndexedSegment {
             built.push(PayloadIndex::new(parse_key(key)?, *kind));
         }
         if !built.is_empty() {
-            for row in 0..self.segment.len() {
-                let p = self.segment.payload(row)?;
-                for i in &mut built {
-                    i.set_row(row as u32, Some(&p));
+            // Only the top-level keys the indexes start from are read, in blocks of rows on
+            // all cores; each block is then added in row order (wordnet, four indexes, 2
+            // cores: 0.9 s reading whole payloads one by one).
+            let mut owned: Vec<String> = built
+                .iter()
+                .filter_map(|i| i.key().first_key().map(str::to_owned))
+                .collect();
+            owned.sort_unstable();
+            owned.dedup();
+            let keys: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let n = self.segment.len();
+            let blocks: Vec<std::ops::Range<usize>> = (0..n)
+                .step_by(INDEX_BLOCK)
+                .map(|s| s..(s + INDEX_BLOCK).min(n))
+                .collect();
+            for group in blocks.chunks(INDEX_BLOCKS_AT_ONCE) {
+                let read = crate::index::hnsw::insert::map_ordered(group, |rows| {
+                    rows.clone()
+                        .map(|row| self.segment.payload_keys(row, &keys))
+                        .collect::<Result<Vec<Payload>>>()
+                });
+                for (rows, payloads) in group.iter().zip(read) {
+                    for (row, p) in rows.clone().zip(payloads?) {
+                        for i in &mut built {
+                            i.set_row(row as u32, Some(&p));
+                        }
+                    }
                 }
             }
         }

@@ -113,6 +113,15 @@ impl JsonPath {
         &self.text
     }
 
+    /// The top-level payload key the path starts from: only that key's value can reach
+    /// [`JsonPath::visit`].
+    pub(crate) fn first_key(&self) -> Option<&str> {
+        match self.steps.first() {
+            Some(Step::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
     /// Calls `f` on each value this path reaches in `payload` until `f` breaks; returns whether
     /// it broke. Objects are only descended by key; arrays only by `[]` or `[n]`, so `a.b` on
     /// an array `a` reaches nothing (write `a[].b`). Values are passed as stored, arrays

@@ -520,12 +520,30 @@ impl Segment {
 
     /// Row `row`'s payload, parsed from its JSON.
     pub(crate) fn payload(&self, row: usize) -> Result<Payload> {
-        serde_json::from_slice(self.payload_json(row)).map_err(|e| {
-            Error::corrupt(
-                format!("{} section PAYLOAD_DATA", self.kind.name()),
-                format!("payload of row {row} is not a JSON object: {e}"),
-            )
-        })
+        serde_json::from_slice(self.payload_json(row)).map_err(|e| self.bad_payload(row, e))
+    }
+
+    /// Row `row`'s payload with only the top-level `keys` (the others are checked, as UTF-8
+    /// and JSON, and skipped without being built): what payload indexes on paths under those
+    /// keys read, at a fraction of the allocations of [`Segment::payload`]; refuses what it
+    /// refuses.
+    pub(crate) fn payload_keys(&self, row: usize, keys: &[&str]) -> Result<Payload> {
+        use serde::de::DeserializeSeed;
+        // Skipped strings are not decoded, so the text is checked as a whole first.
+        let text =
+            std::str::from_utf8(self.payload_json(row)).map_err(|e| self.bad_payload(row, e))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let payload = only_keys::Only(keys)
+            .deserialize(&mut de)
+            .and_then(|p| de.end().map(|()| p));
+        payload.map_err(|e| self.bad_payload(row, e))
+    }
+
+    fn bad_payload(&self, row: usize, e: impl std::fmt::Display) -> Error {
+        Error::corrupt(
+            format!("{} section PAYLOAD_DATA", self.kind.name()),
+            format!("payload of row {row} is not a JSON object: {e}"),
+        )
     }
 }
 
@@ -561,5 +579,124 @@ impl PointSource for Segment {
 
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         Segment::hnsw(self)
+    }
+}
+
+/// A JSON object read into a [`Payload`] keeping only some top-level keys.
+mod only_keys {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde_json::Value;
+
+    use crate::point::Payload;
+
+    /// Keeps the keys listed; a key written twice keeps its last value, as a full parse does.
+    pub(super) struct Only<'k>(pub(super) &'k [&'k str]);
+
+    impl<'de> DeserializeSeed<'de> for Only<'_> {
+        type Value = Payload;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Payload, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Only<'_> {
+        type Value = Payload;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
+            let mut out = Payload::new();
+            while let Some(Key(key)) = map.next_key()? {
+                if self.0.contains(&key.as_ref()) {
+                    let value: Value = map.next_value()?;
+                    out.insert(key.into_owned(), value);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    /// An object key, borrowed from the input when it has no escapes.
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string key")
+                }
+
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde::de::DeserializeSeed;
+        use serde_json::json;
+
+        use super::*;
+
+        fn only(text: &str, keys: &[&str]) -> serde_json::Result<Payload> {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let p = Only(keys).deserialize(&mut de)?;
+            de.end()?;
+            Ok(p)
+        }
+
+        #[test]
+        fn keeps_the_keys_asked_for_as_a_full_parse_reads_them() {
+            let text = r#"{"text": "skipped \" quote", "co\u006cour": "red", "meta": {"a": [1, {"b": null}]},
+                "n": 1, "n": 2.5, "lemmas": ["x", "y"], "flag": true}"#;
+            let full: Payload = serde_json::from_str(text).unwrap();
+            for keys in [
+                &["colour", "meta", "n"][..],
+                &["flag"],
+                &[],
+                &["absent"],
+                &["text", "lemmas"],
+            ] {
+                let mut want = full.clone();
+                want.retain(|k, _| keys.contains(&k.as_str()));
+                assert_eq!(only(text, keys).unwrap(), want, "{keys:?}");
+            }
+            // A key written twice keeps its last value, as in the full parse.
+            assert_eq!(only(text, &["n"]).unwrap()["n"], json!(2.5));
+        }
+
+        #[test]
+        fn refuses_what_a_full_parse_refuses() {
+            for bad in [
+                r#"[1, 2]"#,
+                r#""text""#,
+                r#"{"a": 1"#,
+                r#"{"a": 1} x"#,
+                r#"{"a": tru}"#,
+                r#"{"b": [1,}"#,
+                "",
+            ] {
+                assert!(only(bad, &["a"]).is_err(), "{bad:?}");
+                assert!(serde_json::from_str::<Payload>(bad).is_err(), "{bad:?}");
+            }
+        }
     }
 }

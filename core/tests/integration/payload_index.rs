@@ -159,7 +159,8 @@ fn indexes_follow_every_write() {
 #[test]
 fn snapshots_can_be_indexed_after_opening() {
     let mut rng = Rng::new(8);
-    let n = 500u64;
+    // More rows than one block of payloads read while indexing (4,096).
+    let n = 9_000u64;
     let mut col = Collection::new(CollectionConfig::new(4, Metric::Cosine)).unwrap();
     let ids: Vec<PointId> = (0..n).map(PointId::Num).collect();
     let payloads: Vec<Payload> = (0..n).map(|i| payload(&mut rng, i)).collect();
