@@ -12,7 +12,7 @@ use crate::index::hnsw::{Allow, GraphRef};
 use crate::index::payload::{Hits, PayloadIndex};
 use crate::index::value_graphs::ValueGraphRef;
 use crate::point::{Payload, PointId, Record, ScoredPoint};
-use crate::quantization::Codes;
+use crate::quantization::{Codes, Quantization};
 use crate::search::exact::{self, Candidates, Query};
 use crate::search::quantized;
 use crate::topk::{Candidate, TopK};
@@ -725,7 +725,16 @@ pub(crate) fn search_batch(
                     let hits = match codes {
                         // Walk the graph over codes, then rescore the best few exactly.
                         Some(c) => {
-                            let pool = c.quantization().candidates(want, r.oversampling);
+                            let mut pool = c.quantization().candidates(want, r.oversampling);
+                            // Inside one value's region, bits tell rows apart less well than
+                            // across the collection: a value walk over binary codes rescores
+                            // `widen` times the candidates (wordnet animal, ef 64: recall@10
+                            // 0.92 -> 0.96). Int8 loses nothing there (0.967 either way).
+                            if subset.is_some()
+                                && matches!(c.quantization(), Quantization::Binary(_))
+                            {
+                                pool *= widen;
+                            }
                             let found =
                                 c.walk(&g, metric, &prepared[i], pool, ef.max(pool), allow, subset);
                             layer.src.rescore(&prepared[i], &to_rows(found), want)?
