@@ -81,14 +81,6 @@ export async function openHnswlib(m, efConstruction) {
   return { engine: "hnswlib-wasm", build };
 }
 
-/** Opens stratavec-wasm and sweeps it, best of three passes (what `ab.mjs` times). */
-export async function stratavec(efs, quantization) {
-  const opened = await openStratavec(quantization);
-  const d = await data();
-  const sweep = efs.map((ef) => ({ ef, ...sweepOne(d, engines[opened.engine](ef), undefined, 3) }));
-  return { ...opened, sweep };
-}
-
 export async function voy(queryCount, limit) {
   const bg = await import("/voy/voy_search_bg.js");
   // voy-search ships for bundlers (it imports its .wasm as a module); instantiate it by hand.
