@@ -276,6 +276,10 @@ impl PointSource for IndexedSegment {
         PointSource::payload(&*self.segment, row)
     }
 
+    fn payload_with_keys(&self, row: usize, keys: &[&str]) -> Result<Cow<'_, Payload>> {
+        self.segment.payload_with_keys(row, keys)
+    }
+
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         self.segment.hnsw()
     }

@@ -55,6 +55,13 @@ pub(crate) trait PointSource: Sync {
     /// Rows in ascending id order, starting at the first id `>= start`.
     fn rows_in_id_order(&self, start: Option<PointId>) -> Box<dyn Iterator<Item = usize> + '_>;
     fn payload(&self, row: usize) -> Result<Cow<'_, Payload>>;
+    /// Row `row`'s payload with at least the top-level `keys`: sources that parse payloads
+    /// from a file leave the other keys out (checked, not built). What a filter reading only
+    /// those keys is evaluated on.
+    fn payload_with_keys(&self, row: usize, keys: &[&str]) -> Result<Cow<'_, Payload>> {
+        let _ = keys;
+        self.payload(row)
+    }
     /// The HNSW graph over these rows, if one is built and current.
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         None
@@ -351,6 +358,18 @@ pub(crate) fn matching_rows(layer: Layer<'_>, filter: &Filter) -> Result<Vec<u32
     Ok(matching(layer, filter)?.into_list())
 }
 
+/// Row `row`'s payload as a filter reading the top-level `keys` (all when `None`) needs it.
+fn filtered_payload<'a>(
+    src: &'a dyn PointSource,
+    row: usize,
+    keys: Option<&[&str]>,
+) -> Result<Cow<'a, Payload>> {
+    match keys {
+        Some(keys) => src.payload_with_keys(row, keys),
+        None => src.payload(row),
+    }
+}
+
 /// [`matching_rows`] as the set the payload indexes produced (a bitmap stays one).
 fn matching(layer: Layer<'_>, filter: &Filter) -> Result<RowSet> {
     let src = layer.src;
@@ -358,11 +377,12 @@ fn matching(layer: Layer<'_>, filter: &Filter) -> Result<RowSet> {
     if let Some(Hits { rows, exact: true }) = candidates {
         return Ok(rows.without(layer.dead));
     }
+    let keys = filter.payload_keys();
     let check = |row: usize| -> Option<Result<u32>> {
         if !layer.live(row) {
             return None;
         }
-        match src.payload(row) {
+        match filtered_payload(src, row, keys.as_deref()) {
             Ok(p) => filter.matches(src.id(row), &p).then_some(Ok(row as u32)),
             Err(e) => Some(Err(e)),
         }
@@ -477,10 +497,14 @@ pub(crate) fn scroll(
     }
     let mut records = Vec::new();
     let mut next_offset = None;
+    let keys = filter.and_then(Filter::payload_keys);
     for (l, row) in in_id_order(layers, offset) {
         let src = layers[l].src;
         if let Some(f) = filter {
-            if !f.matches(src.id(row), src.payload(row)?.as_ref()) {
+            if !f.matches(
+                src.id(row),
+                filtered_payload(src, row, keys.as_deref())?.as_ref(),
+            ) {
                 continue;
             }
         }

@@ -168,6 +168,31 @@ impl Filter {
         self.check(&Point { id, payload })
     }
 
+    /// The top-level payload keys this filter reads, sorted and without repeats, or `None`
+    /// when a key path does not start with a key (then it needs the whole payload). The filter
+    /// answers the same on a payload cut down to these keys as on the whole of it: every
+    /// condition reaches values only through its key path, and a nested filter's paths start
+    /// inside its array's elements.
+    pub(crate) fn payload_keys(&self) -> Option<Vec<&str>> {
+        let mut keys = Vec::new();
+        if !self.collect_keys(&mut keys) {
+            return None;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Some(keys)
+    }
+
+    fn collect_keys<'a>(&'a self, keys: &mut Vec<&'a str>) -> bool {
+        let min_should = self.min_should.iter().flat_map(|ms| &ms.conditions);
+        self.must
+            .iter()
+            .chain(&self.must_not)
+            .chain(&self.should)
+            .chain(min_should)
+            .all(|c| c.collect_keys(keys))
+    }
+
     fn check(&self, p: &Point<'_>) -> bool {
         self.must.iter().all(|c| c.check(p))
             && !self.must_not.iter().any(|c| c.check(p))
@@ -190,6 +215,19 @@ struct Point<'a> {
 }
 
 impl Condition {
+    /// Adds the top-level key each of this condition's paths starts from; false when one does
+    /// not start with a key.
+    fn collect_keys<'a>(&'a self, keys: &mut Vec<&'a str>) -> bool {
+        let path = match self {
+            Condition::Field(fc) => &fc.key,
+            Condition::IsEmpty(key) | Condition::IsNull(key) => key,
+            Condition::Nested { key, .. } => key,
+            Condition::HasId(_) => return true,
+            Condition::Filter(f) => return f.collect_keys(keys),
+        };
+        path.first_key().map(|k| keys.push(k)).is_some()
+    }
+
     fn check(&self, p: &Point<'_>) -> bool {
         match self {
             Condition::Field(fc) => fc
@@ -291,5 +329,28 @@ impl ValueSet {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_keys_are_the_first_keys_of_every_path() {
+        let f = Filter::from_json(&serde_json::json!({
+            "must": [{"key": "a.b[].c", "match": {"value": 1}}, {"has_id": [1]}],
+            "must_not": [{"is_empty": {"key": "c[0]"}}],
+            "should": [
+                {"nested": {"key": "d", "filter": {"must": [{"key": "x", "range": {"gt": 1}}]}}},
+                {"must": [{"is_null": {"key": "\"e.f\".g"}}, {"key": "a", "values_count": {"lt": 3}}]}
+            ],
+            "min_should": {"conditions": [{"key": "z", "match": {"text": "q"}}], "min_count": 1}
+        }))
+        .unwrap();
+        // `x` is inside `d`'s elements, not a top-level key; `a` is listed once.
+        assert_eq!(f.payload_keys(), Some(vec!["a", "c", "d", "e.f", "z"]));
+        let ids_only = Filter::from_json(&serde_json::json!({"must": [{"has_id": [1]}]})).unwrap();
+        assert_eq!(ids_only.payload_keys(), Some(vec![]));
     }
 }

@@ -577,6 +577,10 @@ impl PointSource for Segment {
         Segment::payload(self, row).map(Cow::Owned)
     }
 
+    fn payload_with_keys(&self, row: usize, keys: &[&str]) -> Result<Cow<'_, Payload>> {
+        self.payload_keys(row, keys).map(Cow::Owned)
+    }
+
     fn hnsw(&self) -> Option<GraphRef<'_>> {
         Segment::hnsw(self)
     }
