@@ -62,7 +62,7 @@ fn one_thread() -> &'static rayon::ThreadPool {
 /// one least disturbed by the rest of the machine.
 const REPEATS: usize = 3;
 
-/// Runs every query at `ef`, `REPEATS` times; returns (queries/s of the fastest pass,
+/// Runs every query at `ef`, `passes` times; returns (queries/s of the fastest pass,
 /// recall@10 against `gt`). Only the searches are timed.
 fn run(
     search: &Search<'_>,
@@ -70,11 +70,12 @@ fn run(
     gt: &[i32],
     ef: usize,
     filter: Option<&Filter>,
+    passes: usize,
 ) -> (f64, f64) {
     let nq = w.queries.len() / w.dim;
     let mut best = f64::INFINITY;
     let mut results = Vec::with_capacity(nq);
-    for _ in 0..REPEATS {
+    for _ in 0..passes {
         results.clear();
         let t = Instant::now();
         one_thread().install(|| {
@@ -107,14 +108,46 @@ fn run(
     (nq as f64 / best, found as f64 / wanted.max(1) as f64)
 }
 
-/// The ef sweep of one engine: a JSON line per ef.
-fn sweep(engine: &str, search: &Search<'_>, w: &Wordnet, gt: &[i32]) {
+/// The ef sweep of one engine, the fastest of `passes` at each ef: a JSON line per ef.
+fn sweep(engine: &str, search: &Search<'_>, w: &Wordnet, gt: &[i32], passes: usize) {
     for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
-        let (qps, recall) = run(search, w, gt, ef, None);
+        let (qps, recall) = run(search, w, gt, ef, None, passes);
         println!(
             r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#
         );
     }
+}
+
+/// The sweeps of this process. Alone, each runs `REPEATS` passes at every ef. Under the bench
+/// script (`BENCH_TURNS` set), the script takes turns between engine processes so that slow
+/// drift of the machine falls on all of them alike: this prints `{"event": "ready"}` and runs
+/// one pass of every sweep each time a line `go` arrives on stdin, answering
+/// `{"event": "turn"}`, until `done`; the script keeps each ef's fastest pass.
+fn sweeps(list: &[(&str, &Search<'_>)], w: &Wordnet, gt: &[i32]) -> std::io::Result<()> {
+    if std::env::var_os("BENCH_TURNS").is_none() {
+        for (name, search) in list {
+            sweep(name, search, w, gt, REPEATS);
+        }
+        return Ok(());
+    }
+    println!(r#"{{"event": "ready"}}"#);
+    for line in std::io::stdin().lines() {
+        match line?.trim() {
+            "go" => {
+                for (name, search) in list {
+                    sweep(name, search, w, gt, 1);
+                }
+                println!(r#"{{"event": "turn"}}"#);
+            }
+            "done" => return Ok(()),
+            other => {
+                return Err(std::io::Error::other(format!(
+                    "unknown bench command {other:?}"
+                )))
+            }
+        }
+    }
+    Err(std::io::Error::other("stdin closed before \"done\""))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -181,7 +214,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let name = engine.replacen("stratavec", "stratavec-native", 1);
         let only: Option<String> = std::env::args().skip_while(|a| a != "--filter").nth(1);
         if only.is_none() {
-            sweep(&name, &|r| snap.search(r).unwrap_or_default(), &w, gt);
+            sweep(
+                &name,
+                &|r| snap.search(r).unwrap_or_default(),
+                &w,
+                gt,
+                REPEATS,
+            );
         }
         if std::env::args().any(|a| a == "--filters") || only.is_some() {
             for key in FILTER_KEYS {
@@ -225,8 +264,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         col.overwrite_payload(std::slice::from_ref(id), p);
     }
     let gt = w.ground_truth("none").ok_or("no ground truth")?;
-    let sweep = |engine: &str, search: &Search<'_>| sweep(engine, search, &w, gt);
-    sweep(&engine, &|r| col.search(r).unwrap_or_default());
 
     let path = std::env::temp_dir().join(format!("stratavec-bench-{}.svdb", std::process::id()));
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -258,27 +295,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let snap = Snapshot::open(&path, &StorageOptions { tier, quantization })?;
     snap.search(&SearchRequest::new(&w.queries[..w.dim], 10))?;
     let open = t.elapsed().as_secs_f64();
-    run(&|r| snap.search(r).unwrap_or_default(), &w, gt, 64, None);
+    run(
+        &|r| snap.search(r).unwrap_or_default(),
+        &w,
+        gt,
+        64,
+        None,
+        REPEATS,
+    );
     let memory_mib = proc_kib("VmRSS:").saturating_sub(rss_before) as f64 / 1024.0;
     println!(
         r#"{{"engine": "{served}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
     );
-    sweep(&served, &|r| snap.search(r).unwrap_or_default());
-    if let Some(q) = quantization {
-        // The same file, each search rescoring half the candidates (fewer reads from disk).
-        let fewer = (q.oversampling() / 2.0).max(1.0);
-        let name = format!("{served}-os{fewer}");
+    // The same file, each search rescoring half the candidates (fewer reads from disk).
+    let fewer = quantization.map(|q| (q.oversampling() / 2.0).max(1.0));
+    let fewer_name = format!("{served}-os{}", fewer.unwrap_or(1.0));
+    if fewer.is_some() {
         println!(
-            r#"{{"engine": "{name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
+            r#"{{"engine": "{fewer_name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
         );
-        sweep(&name, &|r| {
-            snap.search(&SearchRequest {
-                oversampling: Some(fewer),
-                ..*r
-            })
-            .unwrap_or_default()
-        });
     }
+    let in_memory = |r: &SearchRequest<'_>| col.search(r).unwrap_or_default();
+    let from_file = |r: &SearchRequest<'_>| snap.search(r).unwrap_or_default();
+    let fewer_reads = |r: &SearchRequest<'_>| {
+        snap.search(&SearchRequest {
+            oversampling: fewer,
+            ..*r
+        })
+        .unwrap_or_default()
+    };
+    let mut list: Vec<(&str, &Search<'_>)> = vec![(&engine, &in_memory), (&served, &from_file)];
+    if fewer.is_some() {
+        list.push((&fewer_name, &fewer_reads));
+    }
+    sweeps(&list, &w, gt)?;
     drop(snap);
     std::fs::remove_file(&path)?;
 
@@ -319,7 +369,7 @@ fn filtered(engine: &str, search: &Search<'_>, w: &Wordnet, only: Option<&str>) 
             eprintln!("filter {name} does not parse");
             continue;
         };
-        let (qps, recall) = run(search, w, gt, 64, Some(&filter));
+        let (qps, recall) = run(search, w, gt, 64, Some(&filter), REPEATS);
         println!(
             r#"{{"engine": "{engine}", "event": "filtered", "filter": "{name}", "selectivity": {}, "ef": 64, "qps": {qps:.1}, "recall": {recall:.4}}}"#,
             spec["selectivity"]
