@@ -26,6 +26,7 @@ pub mod filter;
 mod huge_pages;
 pub mod index;
 mod indexed_segment;
+mod line_vec;
 mod mmr;
 pub mod point;
 pub mod quantization;

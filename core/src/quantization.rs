@@ -40,6 +40,7 @@ use crate::distance::int8::{int8_kernels, KernelI8};
 use crate::error::{Error, Result};
 use crate::index::hnsw::space::{Space, Subset};
 use crate::index::hnsw::{Allow, GraphRef};
+use crate::line_vec::LineVec;
 use crate::search::exact::Candidates;
 use crate::search::quantized::scan_codes;
 use crate::topk::Candidate;
@@ -207,7 +208,7 @@ struct Int8Codes {
     params: Int8Params,
     dim: usize,
     scale: f32,
-    codes: Vec<i8>,
+    codes: LineVec<i8>,
 }
 
 impl Int8Codes {
@@ -235,9 +236,8 @@ impl Int8Codes {
             params,
             dim,
             scale,
-            codes: Vec::with_capacity(n * dim),
+            codes: LineVec::with_capacity(n * dim),
         };
-        crate::huge_pages::advise(&c.codes);
         for r in 0..n {
             c.push(&row(r)?);
         }
@@ -252,7 +252,6 @@ impl Int8Codes {
     /// Appends the codes of a prepared vector.
     fn push(&mut self, v: &[f32]) {
         let scale = self.scale;
-        crate::huge_pages::reserve(&mut self.codes, v.len());
         self.codes.extend(v.iter().map(|&x| code(scale, x)));
     }
 
@@ -331,7 +330,7 @@ impl Space for CodeSpace<'_> {
         // A code row is short: hint all of it (up to 8 lines), not just its head as for floats
         // (on wordnet, 384 bytes: the whole row gave int8 walks about a fifth more queries/s).
         let row: &[u8] = bytemuck::cast_slice(self.row(r));
-        crate::distance::prefetch(row, row.len().div_ceil(64).min(8));
+        crate::distance::prefetch(row, 8);
     }
 
     fn row_query(&self, r: u32) -> std::borrow::Cow<'_, [i8]> {
@@ -439,7 +438,7 @@ struct BinaryCodes {
     /// The per-dimension mean of the training rows.
     centre: Vec<f32>,
     /// Per row: `words` words of bits, then its factors (see [`factor_words`]).
-    codes: Vec<u64>,
+    codes: LineVec<u64>,
 }
 
 impl BinaryCodes {
@@ -469,9 +468,8 @@ impl BinaryCodes {
             params,
             words,
             centre,
-            codes: Vec::with_capacity(n * (words + FACTOR_WORDS)),
+            codes: LineVec::with_capacity(n * (words + FACTOR_WORDS)),
         };
-        crate::huge_pages::advise(&c.codes);
         for r in 0..n {
             c.push(&row(r)?);
         }
@@ -484,7 +482,7 @@ impl BinaryCodes {
     }
 
     /// Appends the row of `v` (bits, then factors) to `out`.
-    fn encode_into(&self, v: &[f32], out: &mut Vec<u64>) {
+    fn encode_into(&self, v: &[f32], out: &mut impl Extend<u64>) {
         let (mut norm2, mut norm1, mut centre_s) = (0f64, 0f64, 0f64);
         for (chunk, centre) in v.chunks(64).zip(self.centre.chunks(64)) {
             let mut word = 0u64;
@@ -499,7 +497,7 @@ impl BinaryCodes {
                     -f64::from(c)
                 };
             }
-            out.push(word);
+            out.extend([word]);
         }
         let f = if norm1 > 0.0 { norm2 / norm1 } else { 0.0 };
         out.extend(factor_words([f as f32, norm2 as f32, centre_s as f32]));
@@ -538,7 +536,7 @@ impl BinaryCodes {
 
     fn push(&mut self, v: &[f32]) {
         let mut codes = std::mem::take(&mut self.codes);
-        crate::huge_pages::reserve(&mut codes, self.words + FACTOR_WORDS);
+        codes.reserve(self.words + FACTOR_WORDS);
         self.encode_into(v, &mut codes);
         self.codes = codes;
     }
@@ -628,7 +626,7 @@ impl Space for BitSpace<'_> {
         // The whole row, bits and factors (up to 8 lines).
         let at = r as usize * self.stride;
         let row: &[u8] = bytemuck::cast_slice(&self.codes[at..at + self.stride]);
-        crate::distance::prefetch(row, row.len().div_ceil(64).min(8));
+        crate::distance::prefetch(row, 8);
     }
 
     /// Row `r` as a query: its estimate `f · s` as centred components, levels 0 and 1 from
@@ -949,7 +947,7 @@ impl Codes {
         let rows = h.rows_at..section.len();
         Ok(match (h.kind, quantization) {
             (SECTION_INT8, Quantization::Int8(params)) if h.quantile == params.quantile => {
-                let mut codes = crate::huge_pages::filled(rows.len(), 0i8);
+                let mut codes = LineVec::zeroed(rows.len());
                 read(rows, bytemuck::cast_slice_mut::<i8, u8>(&mut codes))?;
                 Some(Codes(Kind::Int8(Int8Codes {
                     params,
@@ -963,7 +961,7 @@ impl Codes {
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
                     .collect();
-                let mut codes = crate::huge_pages::filled(rows.len() / 8, 0u64);
+                let mut codes = LineVec::zeroed(rows.len() / 8);
                 read(rows, bytemuck::cast_slice_mut::<u64, u8>(&mut codes))?;
                 Some(Codes(Kind::Binary(BinaryCodes {
                     params,

@@ -9,12 +9,13 @@ use half::f16;
 use crate::bitset::Bitset;
 use crate::config::{CollectionConfig, Metric, VectorType};
 use crate::error::{Error, Result};
+use crate::line_vec::LineVec;
 
 /// The rows, in the collection's stored type.
 #[derive(Debug, Clone)]
 enum Rows {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
+    F32(LineVec<f32>),
+    F16(LineVec<f16>),
 }
 
 /// A borrowed view of rows in the stored type: from memory or straight from a file.
@@ -158,8 +159,8 @@ fn normalise_into(v: &[f32], buf: &mut Vec<f32>) {
 impl VectorStore {
     pub(crate) fn new(config: &CollectionConfig) -> VectorStore {
         let rows = match config.vector_type {
-            VectorType::F32 => Rows::F32(Vec::new()),
-            VectorType::F16 => Rows::F16(Vec::new()),
+            VectorType::F32 => Rows::F32(LineVec::new()),
+            VectorType::F16 => Rows::F16(LineVec::new()),
         };
         VectorStore {
             dim: config.dim,
@@ -177,8 +178,8 @@ impl VectorStore {
     pub(crate) fn reserve(&mut self, n: usize) {
         let extra = n.saturating_mul(self.dim);
         match &mut self.rows {
-            Rows::F32(r) => crate::huge_pages::reserve(r, extra),
-            Rows::F16(r) => crate::huge_pages::reserve(r, extra),
+            Rows::F32(r) => r.reserve(extra),
+            Rows::F16(r) => r.reserve(extra),
         }
     }
 
@@ -240,7 +241,11 @@ impl VectorStore {
 }
 
 /// Keeps the rows (of `width` elements, back to back in `buf`) that `keep` accepts, in order.
-pub(crate) fn retain_rows<T: Copy>(buf: &mut Vec<T>, width: usize, keep: impl Fn(usize) -> bool) {
+pub(crate) fn retain_rows<T: bytemuck::Pod>(
+    buf: &mut LineVec<T>,
+    width: usize,
+    keep: impl Fn(usize) -> bool,
+) {
     let mut to = 0;
     for from in 0..buf.len() / width {
         if keep(from) {
@@ -252,7 +257,7 @@ pub(crate) fn retain_rows<T: Copy>(buf: &mut Vec<T>, width: usize, keep: impl Fn
 }
 
 /// Moves the last row (of `width` elements) of `buf` into row `i` and drops the last row.
-pub(crate) fn swap_remove_row<T: Copy>(buf: &mut Vec<T>, width: usize, i: usize) {
+pub(crate) fn swap_remove_row<T: bytemuck::Pod>(buf: &mut LineVec<T>, width: usize, i: usize) {
     let last = buf.len() / width - 1;
     if i != last {
         buf.copy_within(last * width..(last + 1) * width, i * width);

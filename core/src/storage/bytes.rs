@@ -2,16 +2,18 @@
 
 #[cfg(feature = "fs")]
 use crate::error::{Error, Result};
+use crate::line_vec::LineVec;
 
-/// A whole file's bytes, aligned to at least 8 bytes so that u64, f32 and f16 sections (at
-/// 64-byte offsets) can be viewed in place.
+/// A whole file's bytes, aligned to at least 64 bytes so that u64, f32 and f16 sections (at
+/// 64-byte offsets) can be viewed in place, their rows starting on cache lines.
 #[derive(Debug)]
 pub struct FileBytes(Inner);
 
 #[derive(Debug)]
 enum Inner {
-    /// Heap copy in u64 words: 8-byte alignment by construction.
-    Heap { words: Vec<u64>, len: usize },
+    /// Heap copy starting on a cache line, as a map starts on a page: sections (64-byte
+    /// aligned in the file) and the rows in them start on lines (see `crate::line_vec`).
+    Heap(LineVec<u8>),
     /// A read-only memory map: page-aligned.
     #[cfg(feature = "mmap")]
     Mapped(memmap2::Mmap),
@@ -26,9 +28,9 @@ impl FileBytes {
     /// An aligned buffer of `len` bytes written by `fill` (which receives it zeroed): for
     /// hosts that copy bytes in from elsewhere (a JS `Uint8Array`) without a second copy.
     pub fn filled_by(len: usize, fill: impl FnOnce(&mut [u8])) -> FileBytes {
-        let mut words = vec![0u64; len.div_ceil(8)];
-        fill(&mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len]);
-        FileBytes(Inner::Heap { words, len })
+        let mut bytes = LineVec::zeroed(len);
+        fill(&mut bytes);
+        FileBytes(Inner::Heap(bytes))
     }
 
     /// Reads a whole file into an aligned buffer.
@@ -44,10 +46,10 @@ impl FileBytes {
                 "file too large for this platform",
             )
         })?;
-        let mut words = crate::huge_pages::filled(len.div_ceil(8), 0u64);
-        file.read_exact(&mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len])
+        let mut bytes = LineVec::zeroed(len);
+        file.read_exact(&mut bytes)
             .map_err(|e| Error::io(context(), e))?;
-        Ok(FileBytes(Inner::Heap { words, len }))
+        Ok(FileBytes(Inner::Heap(bytes)))
     }
 
     /// Memory-maps a file read-only. The OS page cache decides what is resident; nothing is
@@ -69,7 +71,7 @@ impl FileBytes {
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
-            Inner::Heap { words, len } => &bytemuck::cast_slice::<u64, u8>(words)[..*len],
+            Inner::Heap(bytes) => bytes,
             #[cfg(feature = "mmap")]
             Inner::Mapped(map) => map,
         }
@@ -78,7 +80,7 @@ impl FileBytes {
     /// Whether the bytes are a memory map rather than a heap copy.
     pub fn is_mapped(&self) -> bool {
         match &self.0 {
-            Inner::Heap { .. } => false,
+            Inner::Heap(_) => false,
             #[cfg(feature = "mmap")]
             Inner::Mapped(_) => true,
         }

@@ -370,7 +370,8 @@ impl<'a> GraphRef<'a> {
         if level == 0 {
             let s = self.params.m0() + 1;
             if let Some(block) = self.layer0.get(r as usize * s..(r as usize + 1) * s) {
-                space::prefetch_bytes(bytemuck::cast_slice(block));
+                // All of it: a list of m0 + 1 words lies on three lines when m0 is 32.
+                crate::distance::prefetch(bytemuck::cast_slice(block), usize::MAX);
             }
         }
     }
