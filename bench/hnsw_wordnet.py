@@ -294,6 +294,7 @@ def peer(name, m, ef_c, threads):
     build = time.perf_counter() - t
     memory = (kib("VmHWM:") - before) / 1024
     emit(engine=name, event="build", seconds=build, memory_mib=memory, threads=threads)
+
     def sweep(passes):
         for ef in EFS if name != "faiss-flat" else [0]:
             secs = float("inf")

@@ -133,6 +133,11 @@ fn field_keys(f: &Filter, out: &mut Vec<String>) {
     }
 }
 
+/// The ids of a search's hits, in order.
+fn hit_ids(hits: stratavec_core::Result<Vec<stratavec_core::ScoredPoint>>) -> Vec<PointId> {
+    hits.unwrap().into_iter().map(|h| h.id).collect()
+}
+
 /// Payload indexes and files change speed, never answers: every corpus filter, over a collection
 /// holding every corpus payload, counts and lists the same points with an index of each type on
 /// each key it uses as without indexes, and on a snapshot of the collection (which reads only the
@@ -172,12 +177,7 @@ fn payload_indexes_never_change_an_answer() {
             with_payload: false,
             ..stratavec_core::SearchRequest::new(&q, ids.len()).with_filter(&filter)
         };
-        let truth: Vec<PointId> = plain
-            .search(&all)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.id)
-            .collect();
+        let truth = hit_ids(plain.search(&all));
         let expected = case["expect"].as_bool().unwrap();
         if truth.contains(&id) != expected {
             failures.push(format!(
@@ -187,12 +187,7 @@ fn payload_indexes_never_change_an_answer() {
         // A snapshot evaluates the filter on payloads read from the file with only the
         // filter's top-level keys: the same points, in search, count and scroll.
         let snap = stratavec_core::Snapshot::from_bytes(&plain.snapshot_bytes().unwrap()).unwrap();
-        let from_file: Vec<PointId> = snap
-            .search(&all)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.id)
-            .collect();
+        let from_file = hit_ids(snap.search(&all));
         let scrolled = snap.scroll(Some(&filter), ids.len(), None, false, false);
         let listed = plain.scroll(Some(&filter), ids.len(), None, false, false);
         if from_file != truth
@@ -208,12 +203,7 @@ fn payload_indexes_never_change_an_answer() {
             for k in &keys {
                 indexed.create_payload_index(k, kind).unwrap();
             }
-            let got: Vec<PointId> = indexed
-                .search(&all)
-                .unwrap()
-                .into_iter()
-                .map(|h| h.id)
-                .collect();
+            let got = hit_ids(indexed.search(&all));
             if got != truth {
                 failures.push(format!(
                     "{name}: with {kind} indexes on {keys:?}: {} points, expected {}",
