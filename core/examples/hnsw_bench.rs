@@ -309,8 +309,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // The same file, each search rescoring half the candidates (fewer reads from disk).
     let fewer = quantization.map(|q| (q.oversampling() / 2.0).max(1.0));
-    let fewer_name = format!("{served}-os{}", fewer.unwrap_or(1.0));
-    if fewer.is_some() {
+    let fewer_name = fewer.map(|f| format!("{served}-os{f}"));
+    if let Some(fewer_name) = &fewer_name {
         println!(
             r#"{{"engine": "{fewer_name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
         );
@@ -325,8 +325,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default()
     };
     let mut list: Vec<(&str, &Search<'_>)> = vec![(&engine, &in_memory), (&served, &from_file)];
-    if fewer.is_some() {
-        list.push((&fewer_name, &fewer_reads));
+    if let Some(fewer_name) = &fewer_name {
+        list.push((fewer_name, &fewer_reads));
     }
     sweeps(&list, &w, gt)?;
     drop(snap);
