@@ -26,6 +26,7 @@ use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
 use crate::index::payload::{PayloadIndex, PayloadIndexType};
+use crate::index::payload::section as payload_section;
 use crate::index::value_graphs::{self, ValueGraphRef, ValueGraphs};
 use crate::point::{Payload, PointId};
 use crate::quantization::{Codes, Quantization};
@@ -529,6 +530,11 @@ impl Collection {
         let value_graphs = self
             .value_graphs
             .for_file(&new_row, (rows, dim, self.config.metric));
+        let payload_indexes: Vec<payload_section::Parts<'_>> = self
+            .payload_indexes
+            .iter()
+            .map(|i| vec![(i, new_row.as_slice())])
+            .collect();
         let source = SegmentSource {
             config: self.config,
             ids: self.index.keys().copied().collect(),
@@ -549,6 +555,8 @@ impl Collection {
                 .map(|c| c.section(self.index.values().map(|&r| r as usize))),
             value_graphs: (!value_graphs.is_empty())
                 .then(|| value_graphs::encode_section(&value_graphs)),
+            payload_indexes: (!payload_indexes.is_empty())
+                .then(|| payload_section::encode_section(&payload_indexes)),
         };
         write_segment(w, kind, &source)
     }

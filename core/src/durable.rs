@@ -29,8 +29,9 @@ use crate::collection::Collection;
 use crate::config::{CollectionConfig, StorageOptions, VectorType};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, JsonPath};
-use crate::index::hnsw::compact::gathered_graph;
+use crate::index::hnsw::compact::{gathered_graph, DROPPED};
 use crate::index::hnsw::HnswParams;
+use crate::index::payload::section as payload_section;
 use crate::index::payload::{parse_key, PayloadIndexType};
 use crate::index::value_graphs;
 use crate::indexed_segment::IndexedSegment;
@@ -326,7 +327,7 @@ impl Layers {
 
     fn on(mut base: IndexedSegment, defs: &[(String, PayloadIndexType)]) -> Result<Layers> {
         let n = base.len();
-        base.create_payload_indexes(defs)?;
+        base.keep_payload_indexes(defs)?;
         Ok(Layers {
             mem: indexed_collection(*base.config(), defs)?,
             index: base.hnsw().map(|g| g.params()),
@@ -498,6 +499,30 @@ impl Layers {
             }
             _ => None,
         };
+        // The payload indexes, gathered from the layers' and renumbered into the file's rows.
+        let mut file_row: Vec<Vec<u32>> = layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
+        for (i, &(l, row)) in origin.iter().enumerate() {
+            file_row[l as usize][row as usize] = i as u32;
+        }
+        let payload_indexes: Vec<payload_section::Parts<'_>> = self
+            .mem
+            .payload_index_list()
+            .iter()
+            .filter_map(|(key, kind)| {
+                layers
+                    .iter()
+                    .zip(&file_row)
+                    .map(|(layer, rows)| {
+                        let index = layer
+                            .src
+                            .payload_indexes()
+                            .iter()
+                            .find(|i| i.key().as_str() == key && i.kind() == *kind)?;
+                        Some((index, rows.as_slice()))
+                    })
+                    .collect()
+            })
+            .collect();
         let codes = match quantization {
             Some(q) => Some(Codes::train(origin.len(), dim, q, &|i| {
                 let (l, row) = origin[i];
@@ -518,6 +543,8 @@ impl Layers {
                 graph: graph.as_ref(),
                 codes: codes.as_ref().map(|c| c.section(0..origin.len())),
                 value_graphs,
+                payload_indexes: (!payload_indexes.is_empty())
+                    .then(|| payload_section::encode_section(&payload_indexes)),
             },
         )
         .map(Some)
@@ -597,7 +624,8 @@ impl DurableCollection {
         })
     }
 
-    /// Creates a collection in `dir` holding exactly the points of `snapshot`, checkpointed.
+    /// Creates a collection in `dir` holding exactly the points of `snapshot`, with its
+    /// payload indexes, checkpointed.
     pub fn restore(
         dir: &Path,
         snapshot: &Snapshot,
@@ -605,6 +633,8 @@ impl DurableCollection {
     ) -> Result<DurableCollection> {
         let restored = snapshot.to_collection()?;
         let d = DurableCollection::create(dir, *snapshot.config(), options)?;
+        // The snapshot's payload indexes become the collection's (the checkpoint stores them).
+        lock(&d.manifest).payload_indexes = restored.payload_index_list();
         {
             let mut st = d.write_state();
             st.index = restored.hnsw().map(|g| g.params());
@@ -1011,7 +1041,7 @@ impl DurableCollection {
         let base = match &next.segment {
             Some(name) => {
                 let mut b = open_checkpoint(&self.dir, name, &next)?;
-                b.create_payload_indexes(&next.payload_indexes)?;
+                b.keep_payload_indexes(&next.payload_indexes)?;
                 Some(Arc::new(b))
             }
             None => None,

@@ -48,11 +48,11 @@ pub(crate) struct IndexedSegment {
 }
 
 impl IndexedSegment {
-    /// The segment with nothing built over it yet.
-    pub(crate) fn new(segment: Arc<Segment>) -> IndexedSegment {
+    /// The segment with the payload indexes its file holds, nothing built over it yet.
+    pub(crate) fn new(mut segment: Segment) -> IndexedSegment {
         IndexedSegment {
-            segment,
-            payload_indexes: Vec::new(),
+            payload_indexes: segment.take_payload_indexes(),
+            segment: Arc::new(segment),
             codes: None,
             #[cfg(feature = "fs")]
             disk: None,
@@ -83,7 +83,7 @@ impl IndexedSegment {
         };
         let mut s = IndexedSegment {
             disk,
-            ..IndexedSegment::new(Arc::new(segment))
+            ..IndexedSegment::new(segment)
         };
         s.set_quantization(options.quantization)?;
         Ok(s)
@@ -173,6 +173,26 @@ impl IndexedSegment {
             crate::index::value_graphs::is_common(rows.len(), n)
                 && !stored.iter().any(|g| g.key == key && g.value == value)
         })
+    }
+
+    /// Makes these the payload indexes: an index the file holds on the same key with the same
+    /// type is kept as it is, the others are built (in one pass) and any other index dropped.
+    pub(crate) fn keep_payload_indexes(&mut self, defs: &[(String, PayloadIndexType)]) -> Result<()> {
+        self.payload_indexes
+            .retain(|i| defs.iter().any(|(k, t)| i.key().as_str() == k && i.kind() == *t));
+        let missing: Vec<(String, PayloadIndexType)> = defs
+            .iter()
+            .filter(|(k, _)| !self.payload_indexes.iter().any(|i| i.key().as_str() == k))
+            .cloned()
+            .collect();
+        self.create_payload_indexes(&missing)?;
+        // In the order given, as a build would leave them.
+        self.payload_indexes.sort_by_key(|i| {
+            defs.iter()
+                .position(|(k, _)| i.key().as_str() == k)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(())
     }
 
     /// Drops the payload index on `key`; `false` when there was none.

@@ -2,7 +2,7 @@
 //! memory-mapped. The same reads as [`Collection`](crate::Collection), answered by the same
 //! code (`read`).
 
-use std::sync::Arc;
+
 
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
@@ -76,7 +76,7 @@ impl Snapshot {
     fn from_segment(segment: Segment) -> Result<Snapshot> {
         Snapshot::check_kind(&segment)?;
         Ok(Snapshot {
-            segment: IndexedSegment::new(Arc::new(segment)),
+            segment: IndexedSegment::new(segment),
         })
     }
 
@@ -102,7 +102,8 @@ impl Snapshot {
 
     /// Indexes the payload values at `key` as `kind` for faster filters (see
     /// [`Collection::create_payload_index`]). Built in memory by reading every payload once;
-    /// the file is not changed.
+    /// the file is not changed. The indexes a snapshot was written with (format 1.4) are
+    /// there from the start, read from the file.
     pub fn create_payload_index(&mut self, key: &str, kind: PayloadIndexType) -> Result<()> {
         self.segment
             .create_payload_indexes(&[(key.to_owned(), kind)])
@@ -114,7 +115,8 @@ impl Snapshot {
         self.segment.drop_payload_index(key)
     }
 
-    /// The payload indexes built on this snapshot: key path and type, in creation order.
+    /// The payload indexes of this snapshot: those the file holds, then those built since
+    /// opening (key path and type).
     pub fn payload_index_list(&self) -> Vec<(String, PayloadIndexType)> {
         self.segment
             .payload_indexes()
@@ -149,22 +151,26 @@ impl Snapshot {
     }
 
     /// The snapshot file itself, as read or mapped: snapshots are immutable, so these bytes
-    /// are this collection's snapshot (payload indexes, and codes computed since opening, are
-    /// not in it).
+    /// are this collection's snapshot (payload indexes made or dropped since opening, and codes
+    /// computed since, are not in it).
     pub fn file_bytes(&self) -> &[u8] {
         self.segment.file_bytes()
     }
 
-    /// A writable in-memory collection with the same points (restore).
+    /// A writable in-memory collection with the same points and payload indexes (restore).
     pub fn to_collection(&self) -> Result<Collection> {
-        Collection::from_segment(&self.segment)
+        let mut col = Collection::from_segment(&self.segment)?;
+        for (key, kind) in self.payload_index_list() {
+            col.create_payload_index(&key, kind)?;
+        }
+        Ok(col)
     }
 
     /// [`Snapshot::to_collection`], searched as this snapshot is: with its quantization and the
     /// same codes (copied, not learnt again from the vectors), which the collection then keeps
     /// current through its writes.
     pub fn to_quantized_collection(&self) -> Result<Collection> {
-        let mut col = Collection::from_segment(&self.segment)?;
+        let mut col = self.to_collection()?;
         col.set_codes(self.segment.codes().cloned());
         Ok(col)
     }

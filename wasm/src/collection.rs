@@ -515,11 +515,7 @@ impl Collection {
     /// graph, payload indexes and quantization carried over).
     fn writable(&mut self) -> Result<&mut CoreCollection, JsValue> {
         if let Inner::Snapshot(s) = &self.inner {
-            let mut c = s.to_quantized_collection().or_throw()?;
-            for (field, kind) in s.payload_index_list() {
-                c.create_payload_index(&field, kind).or_throw()?;
-            }
-            self.inner = Inner::Memory(c);
+            self.inner = Inner::Memory(s.to_quantized_collection().or_throw()?);
         }
         match &mut self.inner {
             Inner::Memory(c) => Ok(c),

@@ -26,6 +26,8 @@ use crate::error::{Error, Result};
 use crate::filter::{parse_datetime, FieldCheck, JsonPath, MatchValue, ValueSet};
 use crate::point::Payload;
 
+pub(crate) mod section;
+
 /// What a payload index holds, as in Qdrant's `field_schema`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayloadIndexType {
@@ -134,6 +136,14 @@ struct Rows {
 const BITMAP_MIN_ROWS: usize = 1024;
 
 impl Rows {
+    /// These rows (ascending), with the bitmap a value this common gets.
+    fn from_list(list: Vec<u32>) -> Rows {
+        let (len, span) = (list.len(), list.last().map_or(0, |&r| r as usize + 1));
+        let bits =
+            (len >= BITMAP_MIN_ROWS && len * 32 >= span).then(|| Bitset::from_rows(&list, span));
+        Rows { list, bits }
+    }
+
     fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

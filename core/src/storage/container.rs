@@ -15,7 +15,7 @@ pub(crate) const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
 /// The format version this build writes, and the major version it reads.
 pub(crate) const MAJOR: u16 = 1;
 /// The minor version this build writes.
-pub(crate) const MINOR: u16 = 3;
+pub(crate) const MINOR: u16 = 4;
 /// Most sections a file may have.
 pub(crate) const MAX_SECTIONS: usize = 64;
 /// Section alignment.

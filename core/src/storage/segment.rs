@@ -12,6 +12,7 @@ use super::container::{self, Container, FileKind, SectionOut};
 use crate::config::{CollectionConfig, Metric, VectorType, MAX_DIM};
 use crate::error::{Error, Result};
 use crate::index::hnsw::{decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph};
+use crate::index::payload::PayloadIndex;
 use crate::index::value_graphs::{decode_section, StoredValueGraph};
 use crate::point::{Payload, PointId};
 use crate::quantization::CodesOut;
@@ -32,8 +33,10 @@ pub(crate) mod section {
     pub(crate) const CODES: u32 = 9;
     /// Format 1.3: graphs over the rows of common keyword values (optional).
     pub(crate) const VALUE_GRAPHS: u32 = 10;
-    /// Highest id this build knows; 7 and 11..=15 are reserved (FORMAT.md).
-    pub(crate) const KNOWN_MAX: u32 = 10;
+    /// Format 1.4: payload indexes over the segment's rows (optional).
+    pub(crate) const PAYLOAD_INDEXES: u32 = 11;
+    /// Highest id this build knows; 7 and 12..=15 are reserved (FORMAT.md).
+    pub(crate) const KNOWN_MAX: u32 = 11;
 
     pub(crate) fn name(id: u32) -> &'static str {
         match id {
@@ -46,6 +49,7 @@ pub(crate) mod section {
             HNSW => "HNSW",
             CODES => "CODES",
             VALUE_GRAPHS => "VALUE_GRAPHS",
+            PAYLOAD_INDEXES => "PAYLOAD_INDEXES",
             _ => "unknown",
         }
     }
@@ -71,6 +75,8 @@ pub(crate) struct SegmentSource<'a> {
     pub(crate) codes: Option<CodesOut<'a>>,
     /// The `VALUE_GRAPHS` section's bytes (`value_graphs::encode_section`), if any.
     pub(crate) value_graphs: Option<Vec<u8>>,
+    /// The `PAYLOAD_INDEXES` section's bytes (`payload::section::encode_section`), if any.
+    pub(crate) payload_indexes: Option<Vec<u8>>,
 }
 
 /// Writes a segment or snapshot file; returns its length.
@@ -178,7 +184,16 @@ pub(crate) fn write_segment<W: Write>(
             chunks: vec![bytes],
         });
     }
-    let minor = if src.value_graphs.is_some() {
+    if let Some(bytes) = &src.payload_indexes {
+        sections.push(SectionOut {
+            id: section::PAYLOAD_INDEXES,
+            required: false,
+            chunks: vec![bytes],
+        });
+    }
+    let minor = if src.payload_indexes.is_some() {
+        4
+    } else if src.value_graphs.is_some() {
         3
     } else if src.codes.is_some() {
         2
@@ -209,6 +224,8 @@ pub struct Segment {
     codes: Option<Range<usize>>,
     /// The VALUE_GRAPHS section and its graphs, when the file has one.
     value_graphs: Option<(Range<usize>, Vec<StoredValueGraph>)>,
+    /// The payload indexes of the PAYLOAD_INDEXES section, until taken.
+    payload_indexes: Vec<PayloadIndex>,
 }
 
 fn range_of(c: &Container<'_>, base: *const u8, id: u32, what: &str) -> Result<Range<usize>> {
@@ -329,8 +346,14 @@ impl Segment {
             )),
         };
 
+        let payload_indexes = match c.section(section::PAYLOAD_INDEXES) {
+            None => Vec::new(),
+            Some(bytes) => crate::index::payload::section::decode_section(bytes, len)?,
+        };
+
         let seg = Segment {
             value_graphs,
+            payload_indexes,
             kind: c.kind,
             config,
             len,
@@ -502,6 +525,12 @@ impl Segment {
         self.codes
             .as_ref()
             .map(|r| (self.bytes_of(r), r.start as u64))
+    }
+
+    /// The payload indexes the file holds (`PAYLOAD_INDEXES`), checked and decoded on open;
+    /// taken once, by the `IndexedSegment` serving the file.
+    pub(crate) fn take_payload_indexes(&mut self) -> Vec<PayloadIndex> {
+        std::mem::take(&mut self.payload_indexes)
     }
 
     /// The `VALUE_GRAPHS` section's bytes and its checked graphs, when the file has one.
