@@ -500,7 +500,8 @@ impl Layers {
             _ => None,
         };
         // The payload indexes, gathered from the layers' and renumbered into the file's rows.
-        let mut file_row: Vec<Vec<u32>> = layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
+        let mut file_row: Vec<Vec<u32>> =
+            layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
         for (i, &(l, row)) in origin.iter().enumerate() {
             file_row[l as usize][row as usize] = i as u32;
         }

@@ -177,9 +177,15 @@ impl IndexedSegment {
 
     /// Makes these the payload indexes: an index the file holds on the same key with the same
     /// type is kept as it is, the others are built (in one pass) and any other index dropped.
-    pub(crate) fn keep_payload_indexes(&mut self, defs: &[(String, PayloadIndexType)]) -> Result<()> {
-        self.payload_indexes
-            .retain(|i| defs.iter().any(|(k, t)| i.key().as_str() == k && i.kind() == *t));
+    #[cfg(feature = "fs")]
+    pub(crate) fn keep_payload_indexes(
+        &mut self,
+        defs: &[(String, PayloadIndexType)],
+    ) -> Result<()> {
+        self.payload_indexes.retain(|i| {
+            defs.iter()
+                .any(|(k, t)| i.key().as_str() == k && i.kind() == *t)
+        });
         let missing: Vec<(String, PayloadIndexType)> = defs
             .iter()
             .filter(|(k, _)| !self.payload_indexes.iter().any(|i| i.key().as_str() == k))
@@ -353,5 +359,81 @@ impl PointSource for IndexedSegment {
                 .collect());
         }
         Ok(crate::read::rescore_in_place(self, q, cands, want))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FileBytes;
+    use crate::{Collection, CollectionConfig, Metric};
+    use serde_json::json;
+
+    /// The indexes a file holds are served as read (not built again from the payloads), kept
+    /// when asked for with the same type, and replaced or dropped otherwise.
+    #[test]
+    fn the_files_indexes_are_taken_kept_and_replaced() {
+        let mut col = Collection::new(CollectionConfig::new(2, Metric::Euclid)).unwrap();
+        let ids: Vec<PointId> = (0..4).map(PointId::Num).collect();
+        let payloads: Vec<Payload> = (0..4)
+            .map(|i| {
+                json!({"k": format!("v{i}"), "n": i})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+        col.upsert(&ids, &[0.0; 8], Some(payloads)).unwrap();
+        col.create_payload_index("k", PayloadIndexType::Keyword)
+            .unwrap();
+        col.create_payload_index("n", PayloadIndexType::Integer)
+            .unwrap();
+        let bytes = col.snapshot_bytes().unwrap();
+        let open = || {
+            let mut segment = Segment::from_bytes(FileBytes::copy_from(&bytes)).unwrap();
+            let mut indexes = segment.take_payload_indexes();
+            assert_eq!(indexes.len(), 2);
+            // Marked: row 0 also holds "mark", which no payload says; only the file's index
+            // can answer it.
+            let mark = json!({"k": "mark"}).as_object().unwrap().clone();
+            indexes[0].set_row(0, Some(&mark));
+            IndexedSegment {
+                payload_indexes: indexes,
+                ..IndexedSegment::new(segment)
+            }
+        };
+        let marked = |s: &IndexedSegment| {
+            s.payload_indexes()
+                .iter()
+                .any(|i| i.keyword_rows("mark") == [0])
+        };
+        let mut s = open();
+        assert!(marked(&s));
+        s.keep_payload_indexes(&[
+            ("n".to_owned(), PayloadIndexType::Integer),
+            ("k".to_owned(), PayloadIndexType::Keyword),
+            ("x".to_owned(), PayloadIndexType::Float),
+        ])
+        .unwrap();
+        assert!(marked(&s), "kept, not built again");
+        let list: Vec<(&str, PayloadIndexType)> = s
+            .payload_indexes()
+            .iter()
+            .map(|i| (i.key().as_str(), i.kind()))
+            .collect();
+        assert_eq!(
+            list,
+            [
+                ("n", PayloadIndexType::Integer),
+                ("k", PayloadIndexType::Keyword),
+                ("x", PayloadIndexType::Float)
+            ]
+        );
+        let mut s = open();
+        s.keep_payload_indexes(&[("k".to_owned(), PayloadIndexType::Uuid)])
+            .unwrap();
+        assert!(!marked(&s), "another type: built from the payloads");
+        assert_eq!(s.payload_indexes().len(), 1);
+        assert_eq!(s.payload_indexes()[0].kind(), PayloadIndexType::Uuid);
     }
 }

@@ -2,8 +2,6 @@
 //! memory-mapped. The same reads as [`Collection`](crate::Collection), answered by the same
 //! code (`read`).
 
-
-
 use crate::collection::Collection;
 use crate::config::CollectionConfig;
 #[cfg(feature = "fs")]

@@ -57,3 +57,20 @@ def test_bad_files_are_refused(tmp_path):
         sv.open_snapshot(truncated, storage="memory")
     with pytest.raises(ValueError, match="storage|tier"):
         sv.open_snapshot(good, storage="tape")
+
+
+def test_payload_indexes_travel_with_the_snapshot(tmp_path, db):
+    base = seeded(600, 8)
+    col = db.create_collection("p", dim=8)
+    col.upsert(np.arange(600), base, [{"i": int(i), "tag": f"t{i % 3}"} for i in range(600)])
+    col.create_payload_index("tag", "keyword")
+    col.create_payload_index("i", "integer")
+    path = tmp_path / "p.svdb"
+    col.snapshot(path)
+    for storage in ["mmap", "memory", "disk"]:
+        snap = sv.open_snapshot(path, storage=storage, quantization="int8" if storage == "disk" else None)
+        assert snap.payload_indexes == {"tag": "keyword", "i": "integer"}
+        assert snap.count(sv.Field("tag") == "t1") == 200 and snap.count(sv.Field("i") < 10) == 10
+    # A snapshot of the snapshot keeps them too.
+    snap.snapshot(tmp_path / "again.svdb")
+    assert sv.open_snapshot(tmp_path / "again.svdb").payload_indexes == {"tag": "keyword", "i": "integer"}

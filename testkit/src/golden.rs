@@ -3,7 +3,9 @@
 //! exactly, and every future version must still read those bytes.
 
 use serde_json::json;
-use stratavec_core::{Collection, CollectionConfig, Metric, Payload, PointId, VectorType};
+use stratavec_core::{
+    Collection, CollectionConfig, Metric, Payload, PayloadIndexType, PointId, VectorType,
+};
 
 use crate::Rng;
 
@@ -50,4 +52,41 @@ pub fn golden_collection(metric: Metric, vector_type: VectorType) -> Collection 
         .expect("valid points");
     col.delete(&[PointId::Num(10)]);
     col
+}
+
+/// The payload indexes of the golden file of format 1.4, one of each kind the golden payloads
+/// hold (`n` holds integers only, so the float index reads `nested.x`).
+pub const GOLDEN_INDEXES: [(&str, PayloadIndexType); 5] = [
+    ("lang", PayloadIndexType::Keyword),
+    ("n", PayloadIndexType::Integer),
+    ("nested.x", PayloadIndexType::Float),
+    ("date", PayloadIndexType::Datetime),
+    ("tags", PayloadIndexType::Keyword),
+];
+
+/// The golden file of format 1.4: the f32 euclid golden collection with [`GOLDEN_INDEXES`]
+/// (no graph, so every platform writes the same bytes).
+pub const GOLDEN_INDEXED: &str = "snapshot-1.4-payload-indexes.svdb";
+
+/// The collection behind [`GOLDEN_INDEXED`].
+pub fn golden_indexed_collection() -> Collection {
+    let mut col = golden_collection(Metric::Euclid, VectorType::F32);
+    for (key, kind) in GOLDEN_INDEXES {
+        col.create_payload_index(key, kind).expect("valid index");
+    }
+    col
+}
+
+/// Filters that the golden indexes answer (and one they answer only in part), as JSON.
+pub fn golden_index_filters() -> Vec<serde_json::Value> {
+    vec![
+        json!({"must": [{"key": "lang", "match": {"value": "de"}}]}),
+        json!({"must": [{"key": "tags", "match": {"any": ["b", "zz"]}}]}),
+        json!({"must": [{"key": "n", "range": {"gte": 5, "lt": 30}}]}),
+        json!({"must": [{"key": "nested.x", "range": {"gt": 2.0}}]}),
+        json!({"must": [{"key": "date", "range": {"gte": "2024-01-01T00:00:00Z"}}]}),
+        json!({"must_not": [{"key": "lang", "match": {"value": "en"}}]}),
+        json!({"must": [{"key": "lang", "match": {"value": "en"}}, {"key": "n", "range": {"lt": 20}}]}),
+        json!({"should": [{"key": "text", "match": {"text": "point 1"}}, {"key": "lang", "match": {"value": "de"}}]}),
+    ]
 }

@@ -320,7 +320,11 @@ export class Database {
     const { bytes, meta } = stored;
     const col = Collection.fromSnapshot(bytes, meta.quantization ? { quantization: meta.quantization } : undefined);
     try {
-      for (const [field, type] of Object.entries(meta.payloadIndexes || {})) col.createPayloadIndex(field, type);
+      // Snapshots of format 1.4 carry their indexes; older stored ones get them built here.
+      const have = col.payloadIndexes();
+      for (const [field, type] of Object.entries(meta.payloadIndexes || {})) {
+        if (have[field] !== type) col.createPayloadIndex(field, type);
+      }
     } catch (e) {
       col.free();
       throw e;

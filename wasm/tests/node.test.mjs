@@ -175,6 +175,7 @@ test("snapshots round-trip and become writable on the first write", () => {
   assert.equal(back.length, N);
   assert.deepEqual(back.toSnapshot(), bytes, "an unchanged snapshot writes back the bytes it was read from");
   assert.ok(back.hasIndex);
+  assert.deepEqual(back.payloadIndexes(), col.payloadIndexes(), "a snapshot carries its payload indexes");
   const plain = col.search(q, { k: 10, exact: true });
   assert.deepEqual(back.search(q, { k: 10, exact: true }).ids, plain.ids);
   assert.deepEqual(back.search(q, { k: 10, ef: 64 }).ids.length, before.ids.length);

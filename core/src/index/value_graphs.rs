@@ -861,8 +861,8 @@ mod tests {
         let bytes = col.snapshot_bytes().unwrap();
         assert_eq!(
             &bytes[16..20],
-            &[1, 0, 3, 0],
-            "a file with value graphs is version 1.3"
+            &[1, 0, 4, 0],
+            "a file with value graphs and the payload index is version 1.4"
         );
         let mut snap = crate::Snapshot::from_bytes(&bytes).unwrap();
         snap.verify().unwrap();
@@ -871,7 +871,12 @@ mod tests {
             snap.search(&SearchRequest::new(q, 10).with_filter(f))
                 .unwrap()
         };
-        // Without a keyword index on the key, the file's graphs stay unused.
+        // The file carries the keyword index; without it, the file's graphs stay unused.
+        assert_eq!(
+            snap.payload_index_list(),
+            vec![("topic".to_owned(), PayloadIndexType::Keyword)]
+        );
+        assert!(snap.drop_payload_index("topic"));
         let walks = VALUE_WALKS.with(|w| w.get());
         search(&snap, &qs[0], &topic("a"));
         assert_eq!(VALUE_WALKS.with(|w| w.get()), walks);
@@ -906,12 +911,12 @@ mod tests {
             Some(late_id),
             "the late point is in the file's graph"
         );
-        // A collection restored from the file takes its graphs when the index is made.
+        // A collection restored from the snapshot takes its index and the file's graphs.
         let mut restored = snap.to_collection().unwrap();
-        assert_eq!(graphs(&restored).len(), 2);
-        restored
-            .create_payload_index("topic", PayloadIndexType::Keyword)
-            .unwrap();
+        assert_eq!(
+            restored.payload_index_list(),
+            vec![("topic".to_owned(), PayloadIndexType::Keyword)]
+        );
         assert_eq!(graphs(&restored).len(), 2);
         let (r, walks) = recall(&restored, &topic("a"), &qs);
         assert!(

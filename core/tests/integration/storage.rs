@@ -6,9 +6,13 @@ use std::path::PathBuf;
 use serde_json::json;
 use stratavec_core::{
     BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
-    Payload, PayloadIndexType, PointId, Quantization, SearchRequest, Snapshot, VectorType,
+    Payload, PayloadIndexType, PointId, Quantization, ScoredPoint, SearchRequest, Snapshot,
+    VectorType,
 };
-use stratavec_testkit::golden::golden_collection;
+use stratavec_testkit::golden::{
+    golden_collection, golden_index_filters, golden_indexed_collection, GOLDEN_INDEXED,
+    GOLDEN_INDEXES,
+};
 use stratavec_testkit::Rng;
 
 fn golden_dir() -> PathBuf {
@@ -310,6 +314,8 @@ fn corruption_sweep_truncation_and_bit_flips() {
     for q in [Quantization::int8(), Quantization::binary()] {
         sweep(&quantized(q).snapshot_bytes().unwrap());
     }
+    // And with payload indexes (format 1.4).
+    sweep(&golden_indexed_collection().snapshot_bytes().unwrap());
 }
 
 /// The golden collection with codes (no graph: a graph's float sums may round differently on
@@ -524,8 +530,8 @@ fn hostile_value_graphs_with_valid_checksums_are_refused() {
     let good = with_value_graphs();
     assert_eq!(
         &good[16..20],
-        &[1, 0, 3, 0],
-        "value graphs make version 1.3"
+        &[1, 0, 4, 0],
+        "value graphs and their keyword index make version 1.4"
     );
     let s = section_range(&good, 10);
     let entry = s.start + 64;
@@ -611,4 +617,162 @@ fn hostile_value_graphs_with_valid_checksums_are_refused() {
     }
     let snap = Snapshot::from_bytes(&good).unwrap();
     snap.verify().unwrap();
+}
+
+/// Every golden index filter's answers: a search's hits, the count, a scroll page.
+fn index_filter_answers(
+    search: &dyn Fn(&SearchRequest<'_>) -> Vec<ScoredPoint>,
+    count: &dyn Fn(&Filter) -> usize,
+    scroll: &dyn Fn(&Filter) -> Vec<PointId>,
+) -> Vec<(Vec<ScoredPoint>, usize, Vec<PointId>)> {
+    let q = Rng::new(4).vectors(1, 12);
+    golden_index_filters()
+        .iter()
+        .map(|f| {
+            let f = Filter::from_json(f).unwrap();
+            let hits = search(&SearchRequest::new(&q, 50).with_filter(&f));
+            (hits, count(&f), scroll(&f))
+        })
+        .collect()
+}
+
+macro_rules! answers {
+    ($x:expr) => {
+        index_filter_answers(
+            &|r| $x.search(r).unwrap(),
+            &|f| $x.count(Some(f)).unwrap(),
+            &|f| {
+                $x.scroll(Some(f), 100, None, false, false)
+                    .unwrap()
+                    .records
+                    .iter()
+                    .map(|r| r.id)
+                    .collect()
+            },
+        )
+    };
+}
+
+fn index_list() -> Vec<(String, PayloadIndexType)> {
+    GOLDEN_INDEXES
+        .iter()
+        .map(|(k, t)| (k.to_string(), *t))
+        .collect()
+}
+
+#[test]
+fn golden_file_with_payload_indexes_is_read_forever_and_written_byte_for_byte() {
+    let col = golden_indexed_collection();
+    let path = golden_dir().join(GOLDEN_INDEXED);
+    if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, col.snapshot_bytes().unwrap()).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap();
+    assert_eq!(&golden[16..20], &[1, 0, 4, 0], "version 1.4");
+    assert!(
+        col.snapshot_bytes().unwrap() == golden,
+        "the writer's output differs from {GOLDEN_INDEXED}"
+    );
+    let snap = Snapshot::from_bytes(&golden).unwrap();
+    snap.verify().unwrap();
+    assert_eq!(snap.payload_index_list(), index_list());
+    assert_same_contents(&snap, &col);
+    let expect = answers!(col);
+    assert!(expect.iter().all(|(hits, n, _)| !hits.is_empty() && *n > 0));
+    assert!(
+        answers!(snap) == expect,
+        "the file's indexes answer differently"
+    );
+    // Without the indexes (payloads read instead) the answers are the same.
+    let mut bare = Snapshot::from_bytes(&golden).unwrap();
+    for (key, _) in GOLDEN_INDEXES {
+        assert!(bare.drop_payload_index(key));
+    }
+    assert!(answers!(bare) == expect);
+}
+
+#[test]
+fn payload_indexes_travel_through_snapshots_restores_and_checkpoints() {
+    use stratavec_core::{Database, DurableOptions};
+    let mut col = golden_indexed_collection();
+    // A tombstone, and a point written after the graph: the file renumbers rows.
+    col.build_index(HnswParams {
+        m: 4,
+        ef_construction: 16,
+        ..HnswParams::default()
+    })
+    .unwrap();
+    col.delete(&[PointId::Num(17)]);
+    let late = json!({"lang": "de", "n": 4, "tags": ["b"], "nested": {"x": 9.5}});
+    col.upsert(
+        &[PointId::Num(1)],
+        &Rng::new(8).vectors(1, 12),
+        Some(vec![late.as_object().unwrap().clone()]),
+    )
+    .unwrap();
+    let expect = answers!(col);
+    let bytes = col.snapshot_bytes().unwrap();
+    assert_eq!(&bytes[16..20], &[1, 0, 4, 0]);
+    let dir = std::env::temp_dir().join(format!("stratavec-pi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.svdb");
+    std::fs::write(&path, &bytes).unwrap();
+    for snap in [
+        Snapshot::from_bytes(&bytes).unwrap(),
+        Snapshot::map(&path).unwrap(),
+    ] {
+        assert_eq!(snap.payload_index_list(), index_list());
+        assert!(answers!(snap) == expect);
+        // A collection made from it keeps the indexes, and they follow its writes.
+        let mut restored = snap.to_collection().unwrap();
+        assert_eq!(restored.payload_index_list(), index_list());
+        assert!(answers!(restored) == expect);
+        restored.delete(&[PointId::Num(1)]);
+        col.delete(&[PointId::Num(1)]);
+        assert!(answers!(restored) == answers!(col));
+        col.upsert(
+            &[PointId::Num(1)],
+            &Rng::new(8).vectors(1, 12),
+            Some(vec![late.as_object().unwrap().clone()]),
+        )
+        .unwrap();
+    }
+    // Restored into a database: the manifest and the checkpoint take the indexes; reopened,
+    // they are there, and writes since are indexed too.
+    let db = Database::open(&dir.join("db"), DurableOptions::default()).unwrap();
+    let snap = Snapshot::map(&path).unwrap();
+    let d = db.restore_collection("c", &snap).unwrap();
+    assert_eq!(d.payload_index_list(), index_list());
+    assert!(answers!(d) == expect);
+    drop(d);
+    let d = db.open_collection("c").unwrap();
+    assert_eq!(d.payload_index_list(), index_list());
+    assert!(answers!(d) == expect);
+    let moved = json!({"lang": "de", "n": 6, "nested": {"x": 3.0}, "date": "2025-01-01T00:00:00Z"});
+    d.upsert(
+        &[PointId::Num(3)],
+        &Rng::new(9).vectors(1, 12),
+        Some(vec![moved.as_object().unwrap().clone()]),
+    )
+    .unwrap();
+    col.upsert(
+        &[PointId::Num(3)],
+        &Rng::new(9).vectors(1, 12),
+        Some(vec![moved.as_object().unwrap().clone()]),
+    )
+    .unwrap();
+    d.checkpoint().unwrap();
+    drop(d);
+    let d = db.open_collection("c").unwrap();
+    assert_eq!(d.payload_index_list(), index_list());
+    let (mut got, mut want) = (answers!(d), answers!(col));
+    // Graph searches may order equal scores differently; compare the ids found.
+    for (g, w) in got.iter_mut().zip(want.iter_mut()) {
+        g.0.sort_by_key(|h| h.id);
+        w.0.sort_by_key(|h| h.id);
+    }
+    assert!(got == want, "after a checkpoint and reopening");
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,7 +16,9 @@ use stratavec_core::{
     BinaryParams, Collection, CollectionConfig, Error, Filter, HnswParams, Int8Params, Metric,
     PointId, Quantization, SearchRequest, Snapshot, VectorType,
 };
-use stratavec_testkit::golden::{golden_collection, GOLDEN};
+use stratavec_testkit::golden::{
+    golden_collection, golden_index_filters, golden_indexed_collection, GOLDEN, GOLDEN_INDEXED,
+};
 use stratavec_testkit::kernel_check::{check_binary_kernels, check_int8_kernels, check_kernels};
 use stratavec_testkit::Rng;
 
@@ -266,6 +268,30 @@ fn golden_files_are_portable() -> Result<(), String> {
             ));
         }
     }
+    // Format 1.4: the same points with payload indexes, answering as the collection does.
+    {
+        let name = GOLDEN_INDEXED;
+        let bytes = GOLDEN_INDEXED_BYTES;
+        let col = golden_indexed_collection();
+        if col.snapshot_bytes().map_err(|e| format!("{name}: {e}"))? != bytes {
+            return Err(format!(
+                "{name}: this platform writes different indexes than the golden file"
+            ));
+        }
+        let snap = Snapshot::from_bytes(bytes).map_err(|e| format!("{name}: {e}"))?;
+        if snap.payload_index_list() != col.payload_index_list() {
+            return Err(format!("{name}: the file's index list differs"));
+        }
+        for f in golden_index_filters() {
+            let f = Filter::from_json(&f).map_err(|e| format!("{name}: {e}"))?;
+            let count = |r: Result<usize, Error>| r.map_err(|e| format!("{name}: {e}"));
+            if count(snap.count(Some(&f)))? != count(col.count(Some(&f)))? {
+                return Err(format!(
+                    "{name}: the file's indexes count {f:?} differently"
+                ));
+            }
+        }
+    }
     // Format 1.2: the same points with their int8 or binary codes.
     for (name, quantization, bytes) in GOLDEN_CODES {
         let mut snap = Snapshot::from_bytes(bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -295,6 +321,9 @@ fn golden_files_are_portable() -> Result<(), String> {
     }
     Ok(())
 }
+
+const GOLDEN_INDEXED_BYTES: &[u8] =
+    include_bytes!("../../../core/tests/golden/v1/snapshot-1.4-payload-indexes.svdb");
 
 const GOLDEN_CODES: [(&str, Quantization, &[u8]); 2] = [
     (

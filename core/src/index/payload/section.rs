@@ -157,7 +157,10 @@ impl<'a> Cursor<'a> {
             .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
         if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
-            return Err(corrupt(format!("{} names row {r}, past the last row", what())));
+            return Err(corrupt(format!(
+                "{} names row {r}, past the last row",
+                what()
+            )));
         }
         if rows.windows(2).any(|p| p[0] >= p[1]) {
             return Err(corrupt(format!("{}: rows not strictly ascending", what())));
@@ -228,7 +231,9 @@ fn decode_index(
     let values = c.u64(&|| what("the value count"))?;
     let aside = c.u64(&|| what("the count of rows kept aside"))?;
     if aside > 0 && index.kind != PayloadIndexType::Integer {
-        return Err(corrupt(what("rows kept aside, which only an integer index has")));
+        return Err(corrupt(what(
+            "rows kept aside, which only an integer index has",
+        )));
     }
     index.unrepresented = c
         .rows(aside, n, &|| what("the rows kept aside"))?
@@ -350,9 +355,13 @@ mod tests {
     fn payload(r: usize) -> Payload {
         let v = match r % 7 {
             // A common value (a bitmap beside its list), arrays, a float under the integer index.
-            0 => json!({"tag": "common", "n": r, "x": r as f64 / 8.0, "ok": true, "at": "2024-05-01T12:00:00Z"}),
+            0 => {
+                json!({"tag": "common", "n": r, "x": r as f64 / 8.0, "ok": true, "at": "2024-05-01T12:00:00Z"})
+            }
             1 => json!({"tag": ["a", "ünï", "a"], "n": 2.5, "x": -0.0, "ok": false}),
-            2 => json!({"tag": format!("v{}", r % 50), "n": [1, -7, i64::MAX], "at": "1999-12-31T23:59:59.5+01:00"}),
+            2 => {
+                json!({"tag": format!("v{}", r % 50), "n": [1, -7, i64::MAX], "at": "1999-12-31T23:59:59.5+01:00"})
+            }
             3 => json!({"u": "5c56c793-69f3-4fbf-87e6-c4bf54c28c00", "x": 1e300}),
             4 => json!({"tag": "", "n": -3, "x": [1.5, 2.5]}),
             5 => json!({}),
@@ -390,14 +399,21 @@ mod tests {
         let rows = identity();
         let parts: Vec<Parts<'_>> = built.iter().map(|i| vec![(i, rows.as_slice())]).collect();
         let bytes = encode_section(&parts);
-        assert_eq!(encode_section(&parts), bytes, "the same indexes, the same bytes");
+        assert_eq!(
+            encode_section(&parts),
+            bytes,
+            "the same indexes, the same bytes"
+        );
         let mut read = decode_section(&bytes, N).unwrap();
         assert_eq!(read.len(), built.len());
         for (a, b) in built.iter().zip(&read) {
             assert_eq!((a.key().as_str(), a.kind()), (b.key().as_str(), b.kind()));
             assert!(contents(a) == contents(b), "{}", a.key().as_str());
         }
-        assert!(!contents(&read[1]).1.is_empty(), "2.5 kept aside by the integer index");
+        assert!(
+            !contents(&read[1]).1.is_empty(),
+            "2.5 kept aside by the integer index"
+        );
         // A common value has its bitmap back, as a build gives it.
         let common = |i: &PayloadIndex| match &i.postings {
             Postings::Strings(m) => m["common"].bits.is_some(),
@@ -413,7 +429,11 @@ mod tests {
             }
             a.set_row(4, None);
             b.set_row(4, None);
-            assert!(contents(a) == contents(b), "{} after writes", a.key().as_str());
+            assert!(
+                contents(a) == contents(b),
+                "{} after writes",
+                a.key().as_str()
+            );
         }
     }
 
@@ -437,7 +457,8 @@ mod tests {
         for (a, b) in built.iter().zip(&read) {
             let expect = PayloadIndex::build(a.key().as_str(), a.kind(), N, |file_row| {
                 let r = (file_row + H as usize) % N;
-                Ok((r % 3 != 0 && r % 11 != 10).then(|| std::borrow::Cow::Owned(payload(r))))
+                Ok((!r.is_multiple_of(3) && r % 11 != 10)
+                    .then(|| std::borrow::Cow::Owned(payload(r))))
             })
             .unwrap();
             assert!(contents(&expect) == contents(b), "{}", a.key().as_str());
@@ -471,26 +492,50 @@ mod tests {
     #[test]
     fn hostile_sections_are_refused_with_the_reason() {
         let int = |v: i64| v as u64;
-        let one_int = |value: u64, rs: &[u32]| {
-            [words(&[1, 0, value, rs.len() as u64]), rows(rs)].concat()
-        };
+        let one_int =
+            |value: u64, rs: &[u32]| [words(&[1, 0, value, rs.len() as u64]), rows(rs)].concat();
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-            ("row past the end", section("n", 2, &one_int(5, &[3, 10])), "past the last row"),
-            ("rows out of order", section("n", 2, &one_int(5, &[4, 3])), "ascending"),
-            ("a row twice", section("n", 2, &one_int(5, &[4, 4])), "ascending"),
+            (
+                "row past the end",
+                section("n", 2, &one_int(5, &[3, 10])),
+                "past the last row",
+            ),
+            (
+                "rows out of order",
+                section("n", 2, &one_int(5, &[4, 3])),
+                "ascending",
+            ),
+            (
+                "a row twice",
+                section("n", 2, &one_int(5, &[4, 4])),
+                "ascending",
+            ),
             ("no rows", section("n", 2, &one_int(5, &[])), "no rows"),
             (
                 "values out of order",
                 section(
                     "n",
                     2,
-                    &[words(&[2, 0, int(5), 1]), rows(&[1]), words(&[int(-5), 1]), rows(&[2])]
-                        .concat(),
+                    &[
+                        words(&[2, 0, int(5), 1]),
+                        rows(&[1]),
+                        words(&[int(-5), 1]),
+                        rows(&[2]),
+                    ]
+                    .concat(),
                 ),
                 "not after",
             ),
-            ("NaN", section("x", 3, &one_int(f64::NAN.to_bits(), &[1])), "NaN"),
-            ("a bool of 2", section("ok", 4, &one_int(2, &[1])), "not 0 or 1"),
+            (
+                "NaN",
+                section("x", 3, &one_int(f64::NAN.to_bits(), &[1])),
+                "NaN",
+            ),
+            (
+                "a bool of 2",
+                section("ok", 4, &one_int(2, &[1])),
+                "not 0 or 1",
+            ),
             (
                 "rows aside under a keyword index",
                 section("t", 1, &[words(&[0, 1]), rows(&[1])].concat()),
@@ -498,7 +543,11 @@ mod tests {
             ),
             (
                 "a value not UTF-8",
-                section("t", 1, &[words(&[1, 0, 1]), vec![0xff], words(&[1]), rows(&[1])].concat()),
+                section(
+                    "t",
+                    1,
+                    &[words(&[1, 0, 1]), vec![0xff], words(&[1]), rows(&[1])].concat(),
+                ),
                 "not UTF-8",
             ),
             (
@@ -506,10 +555,26 @@ mod tests {
                 section("t", 1, &words(&[1, 0, u64::MAX])),
                 "runs past",
             ),
-            ("a count beyond the body", section("n", 2, &words(&[u64::MAX, 0])), "runs past"),
-            ("bytes after the values", section("n", 2, &[one_int(5, &[1]), vec![0]].concat()), "after the last"),
-            ("a key that is no key path", section("a..b", 2, &one_int(5, &[1])), "not a key path"),
-            ("a key not UTF-8", section([0xff], 2, &one_int(5, &[1])), "not UTF-8"),
+            (
+                "a count beyond the body",
+                section("n", 2, &words(&[u64::MAX, 0])),
+                "runs past",
+            ),
+            (
+                "bytes after the values",
+                section("n", 2, &[one_int(5, &[1]), vec![0]].concat()),
+                "after the last",
+            ),
+            (
+                "a key that is no key path",
+                section("a..b", 2, &one_int(5, &[1])),
+                "not a key path",
+            ),
+            (
+                "a key not UTF-8",
+                section([0xff], 2, &one_int(5, &[1])),
+                "not UTF-8",
+            ),
         ];
         for (what, bytes, expect) in cases {
             match decode_section(&bytes, 8) {
@@ -524,20 +589,29 @@ mod tests {
         let good = section("n", 2, &one_int(5, &[1]));
         let mut twice = good.clone();
         twice[0] = 2;
-        twice.splice(HEADER + ENTRY..HEADER + ENTRY, good[HEADER..HEADER + ENTRY].to_vec());
+        twice.splice(
+            HEADER + ENTRY..HEADER + ENTRY,
+            good[HEADER..HEADER + ENTRY].to_vec(),
+        );
         for e in [HEADER, HEADER + ENTRY] {
             for field in [e, e + 16] {
                 let at = u64::from_le_bytes(twice[field..field + 8].try_into().unwrap());
                 twice[field..field + 8].copy_from_slice(&(at + ENTRY as u64).to_le_bytes());
             }
         }
-        assert!(matches!(decode_section(&twice, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("twice")));
+        assert!(
+            matches!(decode_section(&twice, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("twice"))
+        );
         let mut outside = good.clone();
         outside[HEADER + 24..HEADER + 32].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decode_section(&outside, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("outside")));
+        assert!(
+            matches!(decode_section(&outside, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("outside"))
+        );
         let mut many = good.clone();
         many[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(decode_section(&many, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("do not fit")));
+        assert!(
+            matches!(decode_section(&many, 8), Err(Error::Corrupt { reason, .. }) if reason.contains("do not fit"))
+        );
         // An index of a type this build does not know is skipped; the good one still reads.
         assert_eq!(decode_section(&section("n", 99, &[]), 8).unwrap().len(), 0);
         assert_eq!(decode_section(&good, 8).unwrap().len(), 1);
