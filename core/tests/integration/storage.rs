@@ -776,3 +776,46 @@ fn payload_indexes_travel_through_snapshots_restores_and_checkpoints() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A file of format 1.1 (an HNSW graph over the golden points), read by every future version.
+/// A graph build sums floats, which other instruction sets may round differently, so this file
+/// is only read, never compared with the writer's output; it is written once, when missing.
+#[test]
+fn golden_file_with_a_graph_is_read_forever() {
+    let name = "snapshot-1.1-hnsw.svdb";
+    let path = golden_dir().join(name);
+    let col = golden_collection(Metric::Euclid, VectorType::F32);
+    if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() && !path.exists() {
+        let mut indexed = golden_collection(Metric::Euclid, VectorType::F32);
+        indexed
+            .build_index(HnswParams {
+                m: 4,
+                ef_construction: 16,
+                ..HnswParams::default()
+            })
+            .unwrap();
+        std::fs::write(&path, indexed.snapshot_bytes().unwrap()).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap();
+    assert_eq!(&golden[16..20], &[1, 0, 1, 0], "{name} is version 1.1");
+    let snap = Snapshot::from_bytes(&golden).unwrap();
+    snap.verify().unwrap();
+    assert!(snap.has_index(), "{name}: the graph is read");
+    // 39 points: a walk as wide as the collection finds exactly what a scan finds.
+    assert_same_contents(&snap, &col);
+    for q in Rng::new(12).vectors(10, 12).chunks_exact(12) {
+        let walked = snap
+            .search(&SearchRequest {
+                ef: Some(64),
+                ..SearchRequest::new(q, 10)
+            })
+            .unwrap();
+        let scanned = col
+            .search(&SearchRequest {
+                exact: true,
+                ..SearchRequest::new(q, 10)
+            })
+            .unwrap();
+        assert_eq!(walked, scanned);
+    }
+}
