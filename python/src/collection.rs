@@ -63,7 +63,7 @@ impl From<Failure> for PyErr {
             Failure::ReadOnly(name) => error(
                 Kind::ReadOnly,
                 format!(
-                    "collection {name:?} is a read-only snapshot; restore it into a database to change it"
+                    "collection {name:?} is a read-only snapshot; restore it into a database (Database.restore_collection) to change it"
                 ),
             ),
         }

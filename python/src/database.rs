@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use stratavec_core::{
-    Collection as MemoryCollection, CollectionConfig, Database as Folder, DurableOptions,
+    Collection as MemoryCollection, CollectionConfig, Database as Folder, DurableOptions, Snapshot,
     StorageOptions, StorageTier, SyncPolicy, VectorType,
 };
 
@@ -193,6 +193,42 @@ impl Database {
                         }
                         Ok(c)
                     })
+                    .or_raise()?;
+                Store::new(name, Inner::Durable(col))
+            }
+        };
+        map.insert(name.to_owned(), store.clone());
+        Ok(Collection::new(store))
+    }
+
+    /// Creates collection `name` from the snapshot file at `path`: its points, HNSW graph and
+    /// payload indexes (in a folder, written as the collection's first checkpoint).
+    /// `ConflictError` if `name` exists; a missing or damaged file raises as `open_snapshot`.
+    fn restore_collection(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        path: PathBuf,
+    ) -> PyResult<Collection> {
+        stratavec_core::validate_collection_name(name).or_raise()?;
+        let mut open = self.open_map()?;
+        let map = open.as_mut().ok_or_else(closed)?;
+        let store = match &self.folder {
+            None => {
+                if map.contains_key(name) {
+                    return Err(error(
+                        Kind::Conflict,
+                        format!("collection {name:?} already exists; drop it first or restore under another name"),
+                    ));
+                }
+                let col = py
+                    .detach(|| Snapshot::map(&path)?.to_collection())
+                    .or_raise()?;
+                Store::new(name, Inner::Memory(col))
+            }
+            Some(folder) => {
+                let col = py
+                    .detach(|| folder.restore_collection(name, &Snapshot::map(&path)?))
                     .or_raise()?;
                 Store::new(name, Inner::Durable(col))
             }

@@ -74,3 +74,33 @@ def test_payload_indexes_travel_with_the_snapshot(tmp_path, db):
     # A snapshot of the snapshot keeps them too.
     snap.snapshot(tmp_path / "again.svdb")
     assert sv.open_snapshot(tmp_path / "again.svdb").payload_indexes == {"tag": "keyword", "i": "integer"}
+
+
+@pytest.mark.parametrize("in_folder", [True, False])
+def test_a_snapshot_is_restored_into_a_database(tmp_path, in_folder):
+    base, queries = seeded(800, 16), seeded(5, 16, seed=3)
+    src = sv.connect().create_collection("src", dim=16)
+    src.upsert(np.arange(800), base, [{"i": int(i), "tag": f"t{i % 4}"} for i in range(800)])
+    src.create_payload_index("tag", "keyword")
+    path = tmp_path / "src.svdb"
+    src.snapshot(path)
+    want_ids, want_scores = src.search(queries, k=5, exact=True)
+    db = sv.connect(tmp_path / "db" if in_folder else None)
+    col = db.restore_collection("copy", path)
+    assert col.count() == 800 and col.has_index and col.payload_indexes == {"tag": "keyword"}
+    ids, scores = col.search(queries, k=5, exact=True)
+    assert ids.tolist() == want_ids.tolist()
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+    col.upsert([5000], base[:1], [{"tag": "t1"}])
+    assert col.count(sv.Field("tag") == "t1") == 201
+    with pytest.raises(sv.ConflictError):
+        db.restore_collection("copy", path)
+    with pytest.raises(OSError, match="missing.svdb"):
+        db.restore_collection("other", tmp_path / "missing.svdb")
+    if in_folder:
+        db.close()
+        again = sv.connect(tmp_path / "db").get_collection("copy")
+        assert again.count() == 801 and again.payload_indexes == {"tag": "keyword"}
+    # The read-only error says how to get a writable copy.
+    with pytest.raises(sv.ReadOnlyError, match="restore_collection"):
+        sv.open_snapshot(path).delete([1])
