@@ -37,6 +37,7 @@ use crate::index::hnsw::{
     decode_graph, encode_graph, GraphLayout, GraphRef, HnswGraph, HnswParams,
 };
 use crate::index::payload::PayloadIndex;
+use crate::storage::container::{counted_entries, ENTRIES_HEADER};
 use crate::vectors::RowsRef;
 
 /// Rows a value needs before it gets a graph: below this a scan of its rows costs about what
@@ -441,7 +442,7 @@ pub(crate) fn gathered(
 }
 
 /// Bytes before the section's entries, and per entry.
-const SECTION_HEADER: usize = 64;
+const SECTION_HEADER: usize = ENTRIES_HEADER;
 const ENTRY: usize = 64;
 
 /// The `VALUE_GRAPHS` section (FORMAT.md): a 64-byte header (the graph count), a 64-byte entry
@@ -513,24 +514,9 @@ fn corrupt(reason: impl Into<String>) -> Error {
 /// graph as the `HNSW` section is checked. An entry with reserved bytes set is skipped (a
 /// later minor version may give them a meaning).
 pub(crate) fn decode_section(bytes: &[u8], n: usize) -> Result<Vec<StoredValueGraph>> {
-    if bytes.len() < SECTION_HEADER {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than its {SECTION_HEADER}-byte header",
-            bytes.len()
-        )));
-    }
+    let count = counted_entries(bytes, ENTRY, "graphs").map_err(corrupt)?;
     let get32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let get64 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let count = get32(0) as usize;
-    if bytes[4..SECTION_HEADER].iter().any(|&b| b != 0) {
-        return Err(corrupt("reserved header bytes are not zero"));
-    }
-    if count > (bytes.len() - SECTION_HEADER) / ENTRY {
-        return Err(corrupt(format!(
-            "{count} graphs do not fit in {} bytes",
-            bytes.len()
-        )));
-    }
     let range = |at: u64, len: u64, what: &str| -> Result<Range<usize>> {
         at.checked_add(len)
             .filter(|&end| end <= bytes.len() as u64)

@@ -115,6 +115,36 @@ impl SectionOut<'_> {
     }
 }
 
+/// Bytes of the header of a section laid out as counted entries (below).
+pub(crate) const ENTRIES_HEADER: usize = 64;
+
+/// The entry count of a section laid out as a 64-byte header holding a u32 count (the rest
+/// zero), then that many `entry`-byte entries: the `VALUE_GRAPHS` and `PAYLOAD_INDEXES`
+/// sections. `Err` says why the header is refused, naming the entries as `things`.
+pub(crate) fn counted_entries(
+    bytes: &[u8],
+    entry: usize,
+    things: &str,
+) -> std::result::Result<usize, String> {
+    if bytes.len() < ENTRIES_HEADER {
+        return Err(format!(
+            "{} bytes, shorter than its {ENTRIES_HEADER}-byte header",
+            bytes.len()
+        ));
+    }
+    if bytes[4..ENTRIES_HEADER].iter().any(|&b| b != 0) {
+        return Err("reserved header bytes are not zero".to_owned());
+    }
+    let count = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+    if count > (bytes.len() - ENTRIES_HEADER) / entry {
+        return Err(format!(
+            "{count} {things} do not fit in {} bytes",
+            bytes.len()
+        ));
+    }
+    Ok(count)
+}
+
 /// Writes a container stamped with minor version `minor` (the lowest that defines every
 /// section written, so a file without newer sections stays byte-identical to older writers');
 /// returns the number of bytes written.

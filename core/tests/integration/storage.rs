@@ -326,6 +326,26 @@ fn quantized(q: Quantization) -> Collection {
     col
 }
 
+/// The golden file `name` of format 1.`minor`, which the writer must still produce byte for
+/// byte from `col` (rewritten from it under `STRATAVEC_WRITE_GOLDEN`).
+fn golden_bytes(name: &str, col: &Collection, minor: u8) -> Vec<u8> {
+    let path = golden_dir().join(name);
+    if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, col.snapshot_bytes().unwrap()).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap();
+    assert_eq!(
+        &golden[16..20],
+        &[1, 0, minor, 0],
+        "{name} is version 1.{minor}"
+    );
+    assert!(
+        col.snapshot_bytes().unwrap() == golden,
+        "{name} differs from the writer's output"
+    );
+    golden
+}
+
 /// Files of format 1.2 (int8 or binary codes), read by every future version.
 const GOLDEN_CODES: [(&str, Quantization); 2] = [
     (
@@ -345,16 +365,7 @@ const GOLDEN_CODES: [(&str, Quantization); 2] = [
 fn golden_files_with_codes_are_read_forever_and_written_byte_for_byte() {
     for (name, q) in GOLDEN_CODES {
         let col = quantized(q);
-        let path = golden_dir().join(name);
-        if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
-            std::fs::write(&path, col.snapshot_bytes().unwrap()).unwrap();
-        }
-        let golden = std::fs::read(&path).unwrap();
-        assert_eq!(&golden[16..20], &[1, 0, 2, 0], "{name} is version 1.2");
-        assert!(
-            col.snapshot_bytes().unwrap() == golden,
-            "{name} differs from the writer's output"
-        );
+        let golden = golden_bytes(name, &col, 2);
         let mut snap = Snapshot::from_bytes(&golden).unwrap();
         snap.verify().unwrap();
         snap.set_quantization(Some(q)).unwrap();
@@ -663,16 +674,7 @@ fn index_list() -> Vec<(String, PayloadIndexType)> {
 #[test]
 fn golden_file_with_payload_indexes_is_read_forever_and_written_byte_for_byte() {
     let col = golden_indexed_collection();
-    let path = golden_dir().join(GOLDEN_INDEXED);
-    if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, col.snapshot_bytes().unwrap()).unwrap();
-    }
-    let golden = std::fs::read(&path).unwrap();
-    assert_eq!(&golden[16..20], &[1, 0, 4, 0], "version 1.4");
-    assert!(
-        col.snapshot_bytes().unwrap() == golden,
-        "the writer's output differs from {GOLDEN_INDEXED}"
-    );
+    let golden = golden_bytes(GOLDEN_INDEXED, &col, 4);
     let snap = Snapshot::from_bytes(&golden).unwrap();
     snap.verify().unwrap();
     assert_eq!(snap.payload_index_list(), index_list());

@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
 use crate::index::hnsw::compact::DROPPED;
+use crate::storage::container::{counted_entries, ENTRIES_HEADER};
 
 use super::{parse_key, Key, Num, PayloadIndex, PayloadIndexType, Postings, Rows};
 
 /// Bytes before the entries.
-const HEADER: usize = 64;
+const HEADER: usize = ENTRIES_HEADER;
 /// Bytes per entry.
 const ENTRY: usize = 32;
 
@@ -174,24 +175,9 @@ impl<'a> Cursor<'a> {
 /// strictly ascending below `n`; rows kept aside only under an integer index. An entry of a type
 /// this build does not know is skipped (a later minor version may add types).
 pub(crate) fn decode_section(bytes: &[u8], n: usize) -> Result<Vec<PayloadIndex>> {
-    if bytes.len() < HEADER {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than its {HEADER}-byte header",
-            bytes.len()
-        )));
-    }
+    let count = counted_entries(bytes, ENTRY, "indexes").map_err(corrupt)?;
     let get32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let get64 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let count = get32(0) as usize;
-    if bytes[4..HEADER].iter().any(|&b| b != 0) {
-        return Err(corrupt("reserved header bytes are not zero"));
-    }
-    if count > (bytes.len() - HEADER) / ENTRY {
-        return Err(corrupt(format!(
-            "{count} indexes do not fit in {} bytes",
-            bytes.len()
-        )));
-    }
     let mut out: Vec<PayloadIndex> = Vec::with_capacity(count);
     for i in 0..count {
         let e = HEADER + i * ENTRY;
