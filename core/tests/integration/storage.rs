@@ -249,13 +249,7 @@ fn section_range(bytes: &[u8], id: u32) -> std::ops::Range<usize> {
 
 #[test]
 fn hostile_graphs_with_valid_checksums_are_refused() {
-    let mut col = golden_collection(Metric::Euclid, VectorType::F32);
-    col.build_index(HnswParams {
-        m: 4,
-        ef_construction: 16,
-        ..HnswParams::default()
-    })
-    .unwrap();
+    let col = with_graph(Metric::Euclid);
     let good = col.snapshot_bytes().unwrap();
     assert_eq!(
         &good[16..20],
@@ -301,21 +295,25 @@ fn corruption_sweep_truncation_and_bit_flips() {
         sweep(&bytes);
     }
     // The same with an HNSW section (format 1.1).
-    let mut indexed = golden_collection(Metric::Dot, VectorType::F32);
-    indexed
-        .build_index(HnswParams {
-            m: 4,
-            ef_construction: 16,
-            ..HnswParams::default()
-        })
-        .unwrap();
-    sweep(&indexed.snapshot_bytes().unwrap());
+    sweep(&with_graph(Metric::Dot).snapshot_bytes().unwrap());
     // And with codes (format 1.2), of both kinds.
     for q in [Quantization::int8(), Quantization::binary()] {
         sweep(&quantized(q).snapshot_bytes().unwrap());
     }
     // And with payload indexes (format 1.4).
     sweep(&golden_indexed_collection().snapshot_bytes().unwrap());
+}
+
+/// The golden f32 points under `metric` with a small HNSW graph (m 4, ef_construction 16).
+fn with_graph(metric: Metric) -> Collection {
+    let mut col = golden_collection(metric, VectorType::F32);
+    col.build_index(HnswParams {
+        m: 4,
+        ef_construction: 16,
+        ..HnswParams::default()
+    })
+    .unwrap();
+    col
 }
 
 /// The golden collection with codes (no graph: a graph's float sums may round differently on
@@ -788,15 +786,8 @@ fn golden_file_with_a_graph_is_read_forever() {
     let path = golden_dir().join(name);
     let col = golden_collection(Metric::Euclid, VectorType::F32);
     if std::env::var_os("STRATAVEC_WRITE_GOLDEN").is_some() && !path.exists() {
-        let mut indexed = golden_collection(Metric::Euclid, VectorType::F32);
-        indexed
-            .build_index(HnswParams {
-                m: 4,
-                ef_construction: 16,
-                ..HnswParams::default()
-            })
-            .unwrap();
-        std::fs::write(&path, indexed.snapshot_bytes().unwrap()).unwrap();
+        let bytes = with_graph(Metric::Euclid).snapshot_bytes().unwrap();
+        std::fs::write(&path, bytes).unwrap();
     }
     let golden = std::fs::read(&path).unwrap();
     assert_eq!(&golden[16..20], &[1, 0, 1, 0], "{name} is version 1.1");
