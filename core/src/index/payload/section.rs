@@ -1,6 +1,7 @@
 //! The `PAYLOAD_INDEXES` section (FORMAT.md, id 11): payload indexes stored with a file's rows,
 //! so opening a snapshot or checkpoint takes its indexes from the file instead of reading every
-//! payload again (wordnet-minilm, four indexes: 0.43 s of JSON parsing on open).
+//! payload again (wordnet-minilm, four indexes, mapped: open, indexes and a first filtered
+//! count took 0.36 s building them, 0.026 s reading them from a 1.4 file).
 //!
 //! Key design decision: the section holds each index's postings (value, then its rows) and is
 //! decoded into the same in-memory `PayloadIndex` a build makes, rather than being read in
