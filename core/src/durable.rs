@@ -483,6 +483,12 @@ impl Layers {
             Some(Some(g)) => Some(g),
             None => None,
         };
+        // Each layer's rows as the file numbers them (`DROPPED`: not written).
+        let mut file_row: Vec<Vec<u32>> =
+            layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
+        for (i, &(l, row)) in origin.iter().enumerate() {
+            file_row[l as usize][row as usize] = i as u32;
+        }
         // The graphs of common keyword values, carried over from the layers as the graph is.
         let value_graphs = match (self.index, &graph) {
             (Some(params), Some(_)) => {
@@ -493,18 +499,18 @@ impl Layers {
                     .filter(|(_, kind)| *kind == PayloadIndexType::Keyword)
                     .map(|(key, _)| key)
                     .collect();
-                let graphs =
-                    value_graphs::gathered(params, &layers, &origin, &keys, (dim, config.metric));
+                let graphs = value_graphs::gathered(
+                    params,
+                    &layers,
+                    (&origin, &file_row),
+                    &keys,
+                    (dim, config.metric),
+                );
                 (!graphs.is_empty()).then(|| value_graphs::encode_section(&graphs))
             }
             _ => None,
         };
         // The payload indexes, gathered from the layers' and renumbered into the file's rows.
-        let mut file_row: Vec<Vec<u32>> =
-            layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
-        for (i, &(l, row)) in origin.iter().enumerate() {
-            file_row[l as usize][row as usize] = i as u32;
-        }
         let payload_indexes: Vec<payload_section::Parts<'_>> = self
             .mem
             .payload_index_list()

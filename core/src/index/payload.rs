@@ -92,8 +92,14 @@ impl FromStr for PayloadIndexType {
 }
 
 /// An f64 with a total order (values come from JSON, so never NaN).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 struct Num(f64);
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
 
 impl Eq for Num {}
 
@@ -109,12 +115,13 @@ impl Ord for Num {
     }
 }
 
-/// One indexed value of a row.
-#[derive(Debug, Clone, PartialEq)]
+/// One indexed value of a row; ordered as a file stores an index's values (strings bytewise,
+/// numbers by `f64::total_cmp`, `false` before `true`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Str(String),
     Int(i64),
-    Num(f64),
+    Num(Num),
     Bool(bool),
 }
 
@@ -282,7 +289,7 @@ impl PayloadIndex {
             },
             (PayloadIndexType::Float, Value::Number(n)) => {
                 if let Some(x) = n.as_f64() {
-                    keys.push(Key::Num(x));
+                    keys.push(Key::Num(Num(x)));
                 }
             }
             (PayloadIndexType::Bool, Value::Bool(b)) => keys.push(Key::Bool(*b)),
@@ -395,7 +402,7 @@ impl PayloadIndex {
                 }
             }
             (Postings::Ints(map), Key::Int(i)) => keyed(map, i, row, add),
-            (Postings::Nums(map), Key::Num(x)) => keyed(map, Num(x), row, add),
+            (Postings::Nums(map), Key::Num(x)) => keyed(map, x, row, add),
             (Postings::Bools(lists), Key::Bool(b)) => lists[usize::from(b)].toggle(row, add),
             _ => debug_assert!(false, "a key of the wrong type for its index"),
         }

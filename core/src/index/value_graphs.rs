@@ -338,7 +338,8 @@ pub(crate) struct GraphOut {
 
 #[cfg(feature = "fs")]
 /// The value graphs of a file gathered from `layers` (`origin[j]` = (layer, row) of file row
-/// `j`, the live rows in file order) for the keyword indexes on `keys`: for each value the
+/// `j`, the live rows in file order; `out_of[l][row]` the other way, `DROPPED` for a row the
+/// file leaves out) for the keyword indexes on `keys`: for each value the
 /// file's rows make common, the largest graph a layer has of it with `params` is carried over
 /// (compacted around the rows the file leaves out, renumbered) and the value's other rows are
 /// linked into it; a value no layer has a graph of is linked from scratch. What a durable
@@ -346,7 +347,7 @@ pub(crate) struct GraphOut {
 pub(crate) fn gathered(
     params: HnswParams,
     layers: &[crate::read::Layer<'_>],
-    origin: &[(u32, u32)],
+    (origin, out_of): (&[(u32, u32)], &[Vec<u32>]),
     keys: &[String],
     (dim, metric): (usize, Metric),
 ) -> Vec<GraphOut> {
@@ -355,10 +356,6 @@ pub(crate) fn gathered(
         return Vec::new();
     }
     let n = origin.len();
-    let mut out_of: Vec<Vec<u32>> = layers.iter().map(|l| vec![DROPPED; l.src.len()]).collect();
-    for (j, &(l, r)) in origin.iter().enumerate() {
-        out_of[l as usize][r as usize] = j as u32;
-    }
     let parts: Vec<RowsRef<'_>> = layers.iter().map(|l| l.src.rows()).collect();
     let mut graphs = Vec::new();
     for key in keys {

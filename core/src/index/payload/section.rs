@@ -44,16 +44,6 @@ fn type_of(code: u32) -> Option<PayloadIndexType> {
         .find(|&k| type_code(k) == code)
 }
 
-/// A value as the section orders it: strings bytewise, numbers by value (`f64::total_cmp`),
-/// `false` before `true`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Value {
-    Str(String),
-    Int(i64),
-    Num(Num),
-    Bool(bool),
-}
-
 /// An index written from several parts: each an index over some layer's rows with the file
 /// row of each of those rows (`DROPPED`: not written).
 pub(crate) type Parts<'a> = Vec<(&'a PayloadIndex, &'a [u32])>;
@@ -67,7 +57,7 @@ pub(crate) fn encode_section(indexes: &[Parts<'_>]) -> Vec<u8> {
         let Some((first, _)) = parts.first() else {
             continue;
         };
-        let mut values: BTreeMap<Value, Vec<u32>> = BTreeMap::new();
+        let mut values: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
         let mut unrepresented: BTreeSet<u32> = BTreeSet::new();
         for (index, new_row) in parts {
             let map = |r: u32| new_row.get(r as usize).copied().filter(|&r| r != DROPPED);
@@ -86,13 +76,13 @@ pub(crate) fn encode_section(indexes: &[Parts<'_>]) -> Vec<u8> {
         }
         for (value, mut rows) in values {
             match value {
-                Value::Str(s) => {
+                Key::Str(s) => {
                     put64(&mut body, s.len() as u64);
                     body.extend_from_slice(s.as_bytes());
                 }
-                Value::Int(i) => body.extend_from_slice(&i.to_le_bytes()),
-                Value::Num(x) => body.extend_from_slice(&x.0.to_bits().to_le_bytes()),
-                Value::Bool(b) => put64(&mut body, u64::from(b)),
+                Key::Int(i) => body.extend_from_slice(&i.to_le_bytes()),
+                Key::Num(x) => body.extend_from_slice(&x.0.to_bits().to_le_bytes()),
+                Key::Bool(b) => put64(&mut body, u64::from(b)),
             }
             rows.sort_unstable();
             put64(&mut body, rows.len() as u64);
@@ -227,31 +217,31 @@ fn decode_index(
         .into_iter()
         .collect();
     index.row_keys = vec![Vec::new(); n];
-    let mut last: Option<Value> = None;
+    let mut last: Option<Key> = None;
     for v in 0..values {
         let value = match index.kind {
             PayloadIndexType::Keyword | PayloadIndexType::Uuid => {
                 let len = c.u64(&|| what(&format!("value {v}'s length")))?;
                 let s = c.take(len, &|| what(&format!("value {v}")))?;
-                Value::Str(
+                Key::Str(
                     std::str::from_utf8(s)
                         .map_err(|_| corrupt(what(&format!("value {v} is not UTF-8"))))?
                         .to_owned(),
                 )
             }
             PayloadIndexType::Integer | PayloadIndexType::Datetime => {
-                Value::Int(c.u64(&|| what(&format!("value {v}")))? as i64)
+                Key::Int(c.u64(&|| what(&format!("value {v}")))? as i64)
             }
             PayloadIndexType::Float => {
                 let x = f64::from_bits(c.u64(&|| what(&format!("value {v}")))?);
                 if x.is_nan() {
                     return Err(corrupt(what(&format!("value {v} is NaN"))));
                 }
-                Value::Num(Num(x))
+                Key::Num(Num(x))
             }
             PayloadIndexType::Bool => match c.u64(&|| what(&format!("value {v}")))? {
-                0 => Value::Bool(false),
-                1 => Value::Bool(true),
+                0 => Key::Bool(false),
+                1 => Key::Bool(true),
                 b => return Err(corrupt(what(&format!("value {v} is {b}, not 0 or 1")))),
             },
         };
@@ -265,27 +255,21 @@ fn decode_index(
             return Err(corrupt(what(&format!("value {v} has no rows"))));
         }
         let list = c.rows(count, n, &|| what(&format!("value {v}'s rows")))?;
-        let key = match &value {
-            Value::Str(s) => Key::Str(s.clone()),
-            Value::Int(i) => Key::Int(*i),
-            Value::Num(x) => Key::Num(x.0),
-            Value::Bool(b) => Key::Bool(*b),
-        };
         for &r in &list {
-            index.row_keys[r as usize].push(key.clone());
+            index.row_keys[r as usize].push(value.clone());
         }
         let rows = Rows::from_list(list);
         match (&mut index.postings, &value) {
-            (Postings::Strings(m), Value::Str(s)) => {
+            (Postings::Strings(m), Key::Str(s)) => {
                 m.insert(s.clone(), rows);
             }
-            (Postings::Ints(m), Value::Int(i)) => {
+            (Postings::Ints(m), Key::Int(i)) => {
                 m.insert(*i, rows);
             }
-            (Postings::Nums(m), Value::Num(x)) => {
+            (Postings::Nums(m), Key::Num(x)) => {
                 m.insert(*x, rows);
             }
-            (Postings::Bools(lists), Value::Bool(b)) => lists[usize::from(*b)] = rows,
+            (Postings::Bools(lists), Key::Bool(b)) => lists[usize::from(*b)] = rows,
             _ => unreachable!("values are read by the index's type"),
         }
         last = Some(value);
@@ -301,16 +285,16 @@ fn decode_index(
 
 impl PayloadIndex {
     /// Each value with its rows, for writing.
-    fn postings_by_value(&self) -> Vec<(Value, &Rows)> {
+    fn postings_by_value(&self) -> Vec<(Key, &Rows)> {
         match &self.postings {
-            Postings::Strings(m) => m.iter().map(|(s, r)| (Value::Str(s.clone()), r)).collect(),
-            Postings::Ints(m) => m.iter().map(|(&i, r)| (Value::Int(i), r)).collect(),
-            Postings::Nums(m) => m.iter().map(|(&x, r)| (Value::Num(x), r)).collect(),
+            Postings::Strings(m) => m.iter().map(|(s, r)| (Key::Str(s.clone()), r)).collect(),
+            Postings::Ints(m) => m.iter().map(|(&i, r)| (Key::Int(i), r)).collect(),
+            Postings::Nums(m) => m.iter().map(|(&x, r)| (Key::Num(x), r)).collect(),
             Postings::Bools(lists) => [false, true]
                 .into_iter()
                 .zip(lists)
                 .filter(|(_, r)| !r.is_empty())
-                .map(|(b, r)| (Value::Bool(b), r))
+                .map(|(b, r)| (Key::Bool(b), r))
                 .collect(),
         }
     }
