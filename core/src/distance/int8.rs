@@ -4,9 +4,11 @@
 //! must agree with the others bit for bit.
 //!
 //! One portable body per kernel, written so the compiler vectorises it (16 independent i32
-//! lanes; SSE2's `pmaddwd` at the x86_64 baseline, NEON on aarch64). On x86_64 the same body is
-//! compiled again with AVX2, and with AVX-512BW + VNNI (where LLVM fuses the widening
-//! multiply-add into `vpdpwssd`), and the best build this CPU runs is chosen at run time, once.
+//! lanes; SSE2's `pmaddwd` at the x86_64 baseline, NEON on aarch64). On x86_64 there are
+//! written-out AVX2 kernels and AVX-512BW + VNNI ones (`vpdpbusd`, 64 products an instruction;
+//! compiled from the portable body with those features, LLVM used `vpmulld` on codes widened
+//! to i32, 16 an instruction, and the int8 walk spent a third of its time there), and the best
+//! build this CPU runs is chosen at run time, once.
 //! wasm32 built with simd128 has its own kernels (`wasm32::codes`, `i32x4.dot_i16x8_s`).
 
 use std::sync::OnceLock;
@@ -177,19 +179,98 @@ mod x86 {
         hsum_i64(acc) + l1_body(&a[i..], &b[i..])
     }
 
+    // The AVX-512 kernels take 64 codes a step, the last step's loads masked to the codes
+    // left (masked-off bytes read as 0 and add nothing to any of the three sums).
+    //
+    // Dot: `vpdpbusd` multiplies unsigned by signed bytes, four products into each i32 lane.
+    // The query side is shifted into u8 (x ^ 0x80 = x + 128), so the lanes gather
+    // Σ (x + 128) · y, and a second `vpdpbusd` of 128 against y gathers the Σ 128 · y to take
+    // away. Per lane and step each sum moves by at most 4 · 255 · 128 < 2^17; MAX_DIM / 64 =
+    // 1024 steps keep both, and their difference, below 2^28.
+    // Squared L2: differences in i16 (each at most 255 in size), squared and summed in pairs by
+    // `vpdpwssd`: at most 2 · 255² per lane and half step, 2048 of them: below 2^29.
+    // L1: `vpsadbw` on the codes shifted into u8, as in AVX2, into u64 lanes.
+
+    /// The 64 codes at `i`, or the `n - i` left (fewer than 64) with zeros after them.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn load64(p: *const i8, i: usize, n: usize) -> __m512i {
+        let left = n - i;
+        if left >= 64 {
+            // SAFETY: the caller's slice has n bytes and i + 64 <= n.
+            unsafe { _mm512_loadu_si512(p.add(i).cast()) }
+        } else {
+            let mask: __mmask64 = (1u64 << left) - 1;
+            // SAFETY: only the `left` bytes from i (all below n) are read; masked loads do
+            // not touch the bytes masked off.
+            unsafe { _mm512_maskz_loadu_epi8(mask, p.add(i)) }
+        }
+    }
+
+    /// The sum of the sixteen i32 lanes, in i64.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn hsum512_i32(v: __m512i) -> i64 {
+        let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+        let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(v));
+        _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi))
+    }
+
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     fn dot_avx512(a: &[i8], b: &[i8]) -> i64 {
-        dot_body(a, b)
+        assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
+        let (pa, pb, n) = (a.as_ptr(), b.as_ptr(), a.len());
+        let shift = _mm512_set1_epi8(i8::MIN);
+        let (mut sum, mut bias) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut i = 0;
+        while i < n {
+            let (x, y) = (load64(pa, i, n), load64(pb, i, n));
+            sum = _mm512_dpbusd_epi32(sum, _mm512_xor_si512(x, shift), y);
+            bias = _mm512_dpbusd_epi32(bias, shift, y);
+            i += 64;
+        }
+        hsum512_i32(_mm512_sub_epi32(sum, bias))
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     fn l2sq_avx512(a: &[i8], b: &[i8]) -> i64 {
-        l2sq_body(a, b)
+        assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
+        let (pa, pb, n) = (a.as_ptr(), b.as_ptr(), a.len());
+        let (mut acc0, mut acc1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut i = 0;
+        while i < n {
+            let (x, y) = (load64(pa, i, n), load64(pb, i, n));
+            let half = |v: __m512i, hi: bool| {
+                _mm512_cvtepi8_epi16(if hi {
+                    _mm512_extracti64x4_epi64::<1>(v)
+                } else {
+                    _mm512_castsi512_si256(v)
+                })
+            };
+            let d0 = _mm512_sub_epi16(half(x, false), half(y, false));
+            let d1 = _mm512_sub_epi16(half(x, true), half(y, true));
+            acc0 = _mm512_dpwssd_epi32(acc0, d0, d0);
+            acc1 = _mm512_dpwssd_epi32(acc1, d1, d1);
+            i += 64;
+        }
+        hsum512_i32(acc0) + hsum512_i32(acc1)
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     fn l1_avx512(a: &[i8], b: &[i8]) -> i64 {
-        l1_body(a, b)
+        assert_eq!(a.len(), b.len(), "kernel inputs differ in length");
+        let (pa, pb, n) = (a.as_ptr(), b.as_ptr(), a.len());
+        let shift = _mm512_set1_epi8(i8::MIN);
+        let mut acc = _mm512_setzero_si512();
+        let mut i = 0;
+        while i < n {
+            // Masked-off bytes are 0 in both, the same after the shift: no difference.
+            let (x, y) = (load64(pa, i, n), load64(pb, i, n));
+            let sad = _mm512_sad_epu8(_mm512_xor_si512(x, shift), _mm512_xor_si512(y, shift));
+            acc = _mm512_add_epi64(acc, sad);
+            i += 64;
+        }
+        _mm512_reduce_add_epi64(acc)
     }
 
     pub(super) fn dot512(a: &[i8], b: &[i8]) -> i64 {
