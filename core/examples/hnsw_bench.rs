@@ -110,7 +110,12 @@ fn run(
 
 /// The ef sweep of one engine, the fastest of `passes` at each ef: a JSON line per ef.
 fn sweep(engine: &str, search: &Search<'_>, w: &Wordnet, gt: &[i32], passes: usize) {
-    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256] {
+    // `SWEEP_EFS=16,24`: only those (for quick comparisons).
+    let efs: Vec<usize> = std::env::var("SWEEP_EFS").map_or_else(
+        |_| vec![10, 16, 24, 32, 48, 64, 96, 128, 256],
+        |s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+    );
+    for ef in efs {
         let (qps, recall) = run(search, w, gt, ef, None, passes);
         println!(
             r#"{{"engine": "{engine}", "event": "search", "ef": {ef}, "qps": {qps:.1}, "recall": {recall:.4}}}"#

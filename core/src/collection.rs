@@ -22,6 +22,7 @@ use crate::bitset::Bitset;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::guard::Guard;
 use crate::index::hnsw::compact::DROPPED;
 use crate::index::hnsw::space::with_space;
 use crate::index::hnsw::{GraphRef, HnswGraph, HnswParams};
@@ -38,6 +39,9 @@ use crate::vectors::{self, RowsRef, VectorStore};
 /// The most points one collection holds: row offsets are u32.
 pub const MAX_POINTS: usize = u32::MAX as usize;
 
+/// Rows a graph holds before guard codes are learnt for it (`crate::guard`).
+const GUARD_MIN_ROWS: usize = 1024;
+
 /// Compaction waits for at least this many tombstones, so small collections do not churn.
 const COMPACT_MIN_DEAD: usize = 64;
 
@@ -53,6 +57,8 @@ pub struct Collection {
     payload_indexes: Vec<PayloadIndex>,
     /// Quantized codes of every row, when quantization is on.
     codes: Option<Codes>,
+    /// Guard codes of every row (`crate::guard`), while there is a graph and no quantization.
+    guard: Option<Guard>,
     /// Graphs over the rows of common keyword values (only while there is a graph).
     value_graphs: ValueGraphs,
     ids: Vec<PointId>,
@@ -71,6 +77,7 @@ impl Collection {
             dead: Bitset::new(0),
             payload_indexes: Vec::new(),
             codes: None,
+            guard: None,
             value_graphs: ValueGraphs::default(),
             config,
             ids: Vec::new(),
@@ -234,6 +241,12 @@ impl Collection {
                     if let Some(c) = &mut self.codes {
                         c.set(row as usize, v);
                     }
+                    if let Some(g) = self.guard.as_mut() {
+                        g.set(
+                            row as usize,
+                            &self.vectors.rows().row_f32(row as usize, dim),
+                        );
+                    }
                     for i in &mut self.payload_indexes {
                         i.set_row(row, Some(&payload));
                     }
@@ -256,6 +269,10 @@ impl Collection {
                     }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);
+                    if let Some(g) = self.guard.as_mut() {
+                        // The stored row (rounded to f16 where stored so) is what is bounded.
+                        g.push(&self.vectors.rows().row_f32(row as usize, dim));
+                    }
                     self.ids.push(*id);
                     self.payloads.push(payload);
                     self.index.insert(*id, row);
@@ -281,6 +298,10 @@ impl Collection {
             &mut |_| true,
         );
         debug_assert!(linked.is_ok());
+        // A graph built over too few rows to learn codes from gets them once it has grown.
+        if self.guard.is_none() && self.codes.is_none() && self.ids.len() >= GUARD_MIN_ROWS {
+            self.refresh_guard();
+        }
         let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
         self.value_graphs.extend(&self.payload_indexes, rows);
     }
@@ -321,6 +342,9 @@ impl Collection {
         self.vectors.remove_rows(&self.dead);
         if let Some(c) = &mut self.codes {
             c.retain_rows(|r| !self.dead.contains(r));
+        }
+        if let Some(g) = &mut self.guard {
+            g.retain_rows(|r| !self.dead.contains(r));
         }
         let mut r = 0;
         self.ids.retain(|_| {
@@ -385,12 +409,25 @@ impl Collection {
                 })?)
             }
         };
+        self.refresh_guard();
         Ok(())
     }
 
     /// Takes `codes` of this collection's rows, in row order (a snapshot's, restored with it).
     pub(crate) fn set_codes(&mut self, codes: Option<Codes>) {
         self.codes = codes;
+        self.refresh_guard();
+    }
+
+    /// Makes the guard codes afresh where walks use them (a graph over full-precision rows),
+    /// or drops them.
+    fn refresh_guard(&mut self) {
+        self.guard = match (&self.hnsw, &self.codes) {
+            (Some(_), None) if self.ids.len() >= GUARD_MIN_ROWS => {
+                Guard::of_rows(self.vectors.rows(), self.config.dim, self.config.metric)
+            }
+            _ => None,
+        };
     }
 
     /// The quantization searches use, if any.
@@ -447,6 +484,9 @@ impl Collection {
         self.vectors.swap_remove(row);
         if let Some(c) = &mut self.codes {
             c.swap_remove(row);
+        }
+        if let Some(g) = &mut self.guard {
+            g.swap_remove(row);
         }
         self.ids.swap_remove(row);
         self.payloads.swap_remove(row);
@@ -599,6 +639,7 @@ impl Collection {
             Some(g) => {
                 let params = g.view().params();
                 self.hnsw = Some(g);
+                self.refresh_guard();
                 self.value_graphs.clear();
                 let rows = (self.vectors.rows(), self.config.dim, self.config.metric);
                 for index in &self.payload_indexes {
@@ -615,6 +656,7 @@ impl Collection {
     pub fn drop_index(&mut self) {
         self.optimize();
         self.hnsw = None;
+        self.guard = None;
         self.value_graphs.clear();
     }
 
@@ -648,6 +690,9 @@ impl Collection {
         if let Some(c) = &mut self.codes {
             c.push(&from.get(row, self.config.dim));
         }
+        if let Some(g) = self.guard.as_mut() {
+            g.push(&self.vectors.rows().row_f32(at as usize, self.config.dim));
+        }
         self.ids.push(id);
         self.payloads.push(payload);
         self.index.insert(id, at);
@@ -676,6 +721,7 @@ impl Collection {
             col.index.insert(id, row as u32);
         }
         col.hnsw = segment.hnsw().map(|g| g.to_owned_graph());
+        col.refresh_guard();
         // Value graphs need rows that stay put, as they do only while there is a graph.
         if let (Some(_), Some((section, stored))) = (&col.hnsw, segment.value_graphs()) {
             col.value_graphs.adopt(section, stored);
@@ -728,6 +774,10 @@ impl PointSource for Collection {
 
     fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
+    }
+
+    fn guard(&self) -> Option<&Guard> {
+        self.guard.as_ref()
     }
 
     fn value_graphs(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {

@@ -9,7 +9,7 @@
 //! search (and training the codes reads rows the same way).
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::CollectionConfig;
 #[cfg(feature = "fs")]
@@ -17,6 +17,7 @@ use crate::config::{StorageOptions, StorageTier};
 #[cfg(feature = "fs")]
 use crate::error::Error;
 use crate::error::Result;
+use crate::guard::Guard;
 use crate::index::hnsw::GraphRef;
 use crate::index::payload::{parse_key, PayloadIndex, PayloadIndexType};
 use crate::index::value_graphs::ValueGraphRef;
@@ -42,6 +43,9 @@ pub(crate) struct IndexedSegment {
     segment: Arc<Segment>,
     payload_indexes: Vec<PayloadIndex>,
     codes: Option<Codes>,
+    /// Guard codes (`crate::guard`), made at the first walk that can use them: over rows held
+    /// in memory, without quantization. Shared by clones.
+    guard: Arc<OnceLock<Option<Guard>>>,
     /// The `disk` tier's reader of full vectors.
     #[cfg(feature = "fs")]
     disk: Option<Arc<DiskVectors>>,
@@ -54,6 +58,7 @@ impl IndexedSegment {
             payload_indexes: segment.take_payload_indexes(),
             segment: Arc::new(segment),
             codes: None,
+            guard: Arc::default(),
             #[cfg(feature = "fs")]
             disk: None,
         }
@@ -212,6 +217,7 @@ impl IndexedSegment {
     /// quantization, computes them otherwise (see `quantization`), or drops them (refused in
     /// the `disk` tier, which searches by codes).
     pub(crate) fn set_quantization(&mut self, quantization: Option<Quantization>) -> Result<()> {
+        self.guard = Arc::default();
         let (n, dim) = (self.segment.len(), self.segment.config().dim);
         let stored = match (quantization, self.segment.codes_section()) {
             (Some(q), Some((section, at))) => {
@@ -316,6 +322,17 @@ impl PointSource for IndexedSegment {
 
     fn codes(&self) -> Option<&Codes> {
         self.codes.as_ref()
+    }
+
+    fn guard(&self) -> Option<&Guard> {
+        // Mapped rows are left where they are: making codes reads every one.
+        if self.codes.is_some() || self.segment.is_mapped() || self.segment.hnsw().is_none() {
+            return None;
+        }
+        let config = self.segment.config();
+        self.guard
+            .get_or_init(|| Guard::of_rows(self.segment.rows(), config.dim, config.metric))
+            .as_ref()
     }
 
     fn value_graphs(&self) -> Vec<(&str, &str, ValueGraphRef<'_>)> {

@@ -23,6 +23,7 @@ pub mod distance;
 mod durable;
 pub mod error;
 pub mod filter;
+mod guard;
 mod huge_pages;
 pub mod index;
 mod indexed_segment;

@@ -204,7 +204,7 @@ const SAMPLE: usize = 1 << 20;
 
 /// The int8 codes of a collection's rows.
 #[derive(Debug, Clone, PartialEq)]
-struct Int8Codes {
+pub(crate) struct Int8Codes {
     params: Int8Params,
     dim: usize,
     scale: f32,
@@ -213,7 +213,12 @@ struct Int8Codes {
 
 impl Int8Codes {
     /// Learns the scale from rows `0..n` (read through `row`) and encodes them all.
-    fn train(n: usize, dim: usize, params: Int8Params, row: RowReader<'_>) -> Result<Int8Codes> {
+    pub(crate) fn train(
+        n: usize,
+        dim: usize,
+        params: Int8Params,
+        row: RowReader<'_>,
+    ) -> Result<Int8Codes> {
         params.validate()?;
         let step = (n * dim / SAMPLE).max(1);
         let mut mags: Vec<f32> = Vec::with_capacity((n * dim / step).min(SAMPLE) + 1);
@@ -244,19 +249,30 @@ impl Int8Codes {
         Ok(c)
     }
 
+    /// The scale: a component `x` is coded `round(x / scale)`, clamped to ±127.
+    pub(crate) fn scale(&self) -> f32 {
+        self.scale
+    }
+
+    /// Row `r`'s codes.
+    #[inline(always)]
+    pub(crate) fn row(&self, r: usize) -> &[i8] {
+        &self.codes[r * self.dim..(r + 1) * self.dim]
+    }
+
     /// Encodes a prepared (normalised under cosine) vector.
-    fn encode(&self, v: &[f32]) -> Vec<i8> {
+    pub(crate) fn encode(&self, v: &[f32]) -> Vec<i8> {
         v.iter().map(|&x| code(self.scale, x)).collect()
     }
 
     /// Appends the codes of a prepared vector.
-    fn push(&mut self, v: &[f32]) {
+    pub(crate) fn push(&mut self, v: &[f32]) {
         let scale = self.scale;
         self.codes.extend(v.iter().map(|&x| code(scale, x)));
     }
 
     /// Replaces row `i`'s codes.
-    fn set(&mut self, i: usize, v: &[f32]) {
+    pub(crate) fn set(&mut self, i: usize, v: &[f32]) {
         let scale = self.scale;
         let row = &mut self.codes[i * self.dim..(i + 1) * self.dim];
         for (c, &x) in row.iter_mut().zip(v) {
@@ -265,12 +281,12 @@ impl Int8Codes {
     }
 
     /// Moves the last row into row `i` and drops the last row.
-    fn swap_remove(&mut self, i: usize) {
+    pub(crate) fn swap_remove(&mut self, i: usize) {
         swap_remove_row(&mut self.codes, self.dim, i);
     }
 
     /// Keeps the rows `keep` accepts, in order.
-    fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
+    pub(crate) fn retain_rows(&mut self, keep: impl Fn(usize) -> bool) {
         retain_rows(&mut self.codes, self.dim, keep);
     }
 

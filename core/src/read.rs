@@ -8,6 +8,7 @@ use crate::config::CollectionConfig;
 use crate::distance::Kernels;
 use crate::error::{Error, Result};
 use crate::filter::{Condition, Filter};
+use crate::guard::Guard;
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::index::payload::{Hits, PayloadIndex};
 use crate::index::value_graphs::ValueGraphRef;
@@ -70,6 +71,11 @@ pub(crate) trait PointSource: Sync {
     fn payload_indexes(&self) -> &[PayloadIndex] {
         &[]
     }
+    /// Guard codes of these rows (`crate::guard`), when their walks have them.
+    fn guard(&self) -> Option<&Guard> {
+        None
+    }
+
     /// Quantized codes of these rows, when quantization is on.
     fn codes(&self) -> Option<&Codes> {
         None
@@ -772,6 +778,7 @@ pub(crate) fn search_batch(
                             ef,
                             allow,
                             subset,
+                            layer.src.guard(),
                         )),
                     };
                     for c in hits {

@@ -783,3 +783,86 @@ fn any_ef_is_accepted_and_a_breadth_past_the_rows_walks_them_all() {
         }
     }
 }
+
+#[test]
+fn guard_codes_change_no_answer() {
+    // 96-d f32 rows are long enough for guard codes (`guard.rs`): a collection's walk and an
+    // in-memory snapshot's skip rows by them; a mapped snapshot's walk reads every row. All
+    // three hold the same graph over the same rows, so they must give the same answers (ids
+    // and scores), filtered or not, before and after writes.
+    let (dim, n) = (96, 3000);
+    for metric in [
+        Metric::Cosine,
+        Metric::Euclid,
+        Metric::Dot,
+        Metric::Manhattan,
+    ] {
+        let mut rng = Rng::new(41);
+        let mut col = Collection::new(CollectionConfig::new(dim, metric)).unwrap();
+        let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
+        let payloads: Vec<_> = (0..n)
+            .map(|i| json!({"even": i % 2 == 0}).as_object().unwrap().clone())
+            .collect();
+        col.upsert(&ids, &clustered(&mut rng, n, dim), Some(payloads))
+            .unwrap();
+        col.build_index(HnswParams {
+            m: 8,
+            ef_construction: 64,
+            ..HnswParams::default()
+        })
+        .unwrap();
+        let queries = clustered(&mut rng, 30, dim);
+        let filter =
+            Filter::from_json(&json!({"must": [{"key": "even", "match": {"value": true}}]}))
+                .unwrap();
+        let dir = crate::durable::temp_dir("guard");
+        std::fs::create_dir_all(&dir).unwrap();
+        let compare = |col: &Collection, round: &str| {
+            let mut optimized = col.clone();
+            optimized.optimize();
+            let bytes = optimized.snapshot_bytes().unwrap();
+            let path = dir.join(format!("{round}.svdb"));
+            std::fs::write(&path, &bytes).unwrap();
+            let mapped = stratavec_core::Snapshot::map(&path).unwrap();
+            let held = stratavec_core::Snapshot::from_bytes(&bytes).unwrap();
+            for q in queries.chunks_exact(dim) {
+                for ef in [10, 40] {
+                    for f in [None, Some(&filter)] {
+                        let req = SearchRequest {
+                            ef: Some(ef),
+                            filter: f,
+                            ..SearchRequest::new(q, 10)
+                        };
+                        let want = mapped.search(&req).unwrap();
+                        assert_eq!(want.len(), 10);
+                        assert_eq!(
+                            held.search(&req).unwrap(),
+                            want,
+                            "{metric} {round}: in memory"
+                        );
+                        assert_eq!(
+                            optimized.search(&req).unwrap(),
+                            want,
+                            "{metric} {round}: collection"
+                        );
+                    }
+                }
+            }
+        };
+        compare(&col, "built");
+        // Writes after the build: new rows linked (codes appended), replaced and deleted rows
+        // (tombstones), then a compaction (codes dropped with their rows).
+        let more: Vec<PointId> = (n as u64..n as u64 + 500).map(PointId::Num).collect();
+        col.upsert(&more, &clustered(&mut rng, 500, dim), None)
+            .unwrap();
+        col.upsert(&ids[..300], &clustered(&mut rng, 300, dim), None)
+            .unwrap();
+        col.delete(&ids[300..700]);
+        compare(&col, "written");
+        col.optimize();
+        col.upsert(&ids[..50], &clustered(&mut rng, 50, dim), None)
+            .unwrap();
+        compare(&col, "compacted");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

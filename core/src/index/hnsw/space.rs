@@ -8,6 +8,7 @@ use half::f16;
 
 use crate::config::Metric;
 use crate::distance::Kernels;
+use crate::guard::{Guard, GuardQuery};
 
 /// Rows scored against queries as rank scores (higher is closer).
 pub(crate) trait Space: Sync {
@@ -25,6 +26,63 @@ pub(crate) trait Space: Sync {
     fn prefetch_rest(&self, _r: u32) {}
     /// Row `r` as a query: borrowed in place where the stored form is the query form.
     fn row_query(&self, r: u32) -> Cow<'_, Self::Query>;
+    /// Whether [`Space::bound`] bounds anything (a guarded space, `crate::guard`).
+    const GUARDED: bool = false;
+    /// An upper bound of `score(q, r)`, read from less than the row.
+    #[inline(always)]
+    fn bound(&self, _q: &Self::Query, _r: u32) -> f32 {
+        f32::INFINITY
+    }
+    /// Asks the CPU to start loading what [`Space::bound`] reads of row `r`.
+    #[inline(always)]
+    fn prefetch_bound(&self, _r: u32) {}
+}
+
+/// A float space whose rows have guard codes: scores as `inner`, and bounds them from the codes
+/// (see `crate::guard`).
+pub(crate) struct Guarded<'a, S> {
+    pub(crate) inner: &'a S,
+    pub(crate) guard: &'a Guard,
+    pub(crate) query: GuardQuery,
+}
+
+impl<S: Space<Query = [f32]>> Space for Guarded<'_, S> {
+    type Query = [f32];
+    const GUARDED: bool = true;
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    #[inline(always)]
+    fn score(&self, q: &[f32], r: u32) -> f32 {
+        self.inner.score(q, r)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, r: u32) {
+        self.inner.prefetch(r);
+    }
+
+    #[inline(always)]
+    fn prefetch_rest(&self, r: u32) {
+        self.inner.prefetch_rest(r);
+    }
+
+    fn row_query(&self, r: u32) -> Cow<'_, [f32]> {
+        self.inner.row_query(r)
+    }
+
+    #[inline(always)]
+    fn bound(&self, _q: &[f32], r: u32) -> f32 {
+        self.guard.bound(&self.query, r)
+    }
+
+    #[inline(always)]
+    fn prefetch_bound(&self, r: u32) {
+        self.guard.prefetch(r);
+    }
 }
 
 /// A stored element type.
@@ -211,6 +269,17 @@ pub(crate) struct Subset<'a, S: ?Sized> {
 
 impl<S: Space + ?Sized> Space for Subset<'_, S> {
     type Query = S::Query;
+    const GUARDED: bool = S::GUARDED;
+
+    #[inline(always)]
+    fn bound(&self, q: &Self::Query, r: u32) -> f32 {
+        self.space.bound(q, self.rows[r as usize])
+    }
+
+    #[inline(always)]
+    fn prefetch_bound(&self, r: u32) {
+        self.space.prefetch_bound(self.rows[r as usize]);
+    }
 
     #[inline(always)]
     fn len(&self) -> usize {
