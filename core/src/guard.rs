@@ -20,7 +20,8 @@
 //!   their error (`dim · 2⁻²⁴` of the terms' size).
 //! - **Only where rows are long f32 and resident.** Rows of fewer than [`GUARD_MIN_ROW_BYTES`]
 //!   bytes lie on a few lines, which a code would not make much shorter; an f16 row is only
-//!   twice its code, which did not pay for the extra step (measured); rows of a mapped file are
+//!   twice its code, which did not pay for the extra step (measured), and in wasm32 guarded
+//!   walks were slower (measured; a wasm "prefetch" is a load that waits); rows of a mapped file are
 //!   not read whole to make codes (that would load the file the map exists to leave on disk);
 //!   quantized collections walk their codes already.
 
@@ -75,8 +76,13 @@ impl Guard {
     /// Whether rows of this shape are worth a guard: f32 rows of at least
     /// [`GUARD_MIN_ROW_BYTES`]. A code is half an f16 row, too much to save reading the rest
     /// (wordnet f16, ef 24: 11-16k queries/s with a guard against 16-20k without).
+    /// In wasm32 walks were slower with guards (Chromium, wordnet, ef 24, interleaved: 4.6-4.7k
+    /// queries/s against 5.2k without, with or without touching the codes ahead), so there
+    /// are none.
     pub(crate) fn worth(dim: usize, vector_type: VectorType) -> bool {
-        vector_type == VectorType::F32 && dim * vector_type.size() >= GUARD_MIN_ROW_BYTES
+        !cfg!(target_arch = "wasm32")
+            && vector_type == VectorType::F32
+            && dim * vector_type.size() >= GUARD_MIN_ROW_BYTES
     }
 
     /// Codes for rows `0..n` (read through `row`, prepared for `metric`).
