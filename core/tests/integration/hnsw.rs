@@ -786,7 +786,7 @@ fn any_ef_is_accepted_and_a_breadth_past_the_rows_walks_them_all() {
 
 #[test]
 fn guard_codes_change_no_answer() {
-    // 96-d f32 rows are long enough for guard codes (`guard.rs`): a collection's walk and an
+    // 256-d f32 rows are long enough for guard codes (`guard.rs`): a collection's walk and an
     // in-memory snapshot's skip rows by them; a mapped snapshot's walk reads every row. All
     // three hold the same graph over the same rows, so they must give the same answers (ids
     // and scores), filtered or not, before and after writes.

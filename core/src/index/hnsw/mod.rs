@@ -719,10 +719,10 @@ mod tests {
 
     #[test]
     fn guarded_walks_find_the_same_rows_reading_fewer() {
-        // 3000 rows around 30 centres in 128 dimensions, for every metric; the walk with guard
+        // 3000 rows around 30 centres in 256 dimensions, for every metric; the walk with guard
         // codes returns exactly what the walk without returns (rows and scores), unfiltered,
         // with tombstones and under a filter, and scores fewer rows.
-        let (n, dim, centres) = (3000usize, 128usize, 30usize);
+        let (n, dim, centres) = (3000usize, 256usize, 30usize);
         let mut next = stream(21);
         let middle: Vec<f32> = (0..centres * dim).map(|_| next() * 2.0 - 1.0).collect();
         let raw: Vec<f32> = (0..n)
