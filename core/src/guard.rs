@@ -244,24 +244,13 @@ mod tests {
     use crate::index::hnsw::space::{with_space, Space};
     use crate::vectors::prepared;
 
-    /// A seeded stream of numbers in [-1, 1).
-    fn stream(seed: u64) -> impl FnMut() -> f32 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        }
-    }
-
     /// `n` prepared rows of `dim` components, scaled by `size`; with `spikes`, every 7th has a
     /// component far beyond the rest (clipped by the codes).
     fn rows(n: usize, dim: usize, metric: Metric, size: f32, seed: u64, spikes: bool) -> Vec<f32> {
-        let mut next = stream(seed);
+        let mut rng = stratavec_testkit::Rng::new(seed);
         (0..n)
             .flat_map(|r| {
-                let mut v: Vec<f32> = (0..dim).map(|_| size * next()).collect();
+                let mut v: Vec<f32> = (0..dim).map(|_| size * rng.signed()).collect();
                 if spikes && r % 7 == 0 {
                     v[r % dim] = 40.0 * size;
                 }
