@@ -19,11 +19,11 @@
 //!   like any other error. The float kernels round; the bound adds a margin for that well beyond
 //!   their error (`dim · 2⁻²⁴` of the terms' size).
 //! - **Only where rows are long f32 and resident.** Rows of fewer than [`GUARD_MIN_ROW_BYTES`]
-//!   bytes lie on too few lines for a code to save much (measured at 128 components: nothing); an f16 row is only
-//!   twice its code, which did not pay for the extra step (measured), and in wasm32 guarded
-//!   walks were slower (measured; a wasm "prefetch" is a load that waits); rows of a mapped file are
-//!   not read whole to make codes (that would load the file the map exists to leave on disk);
-//!   quantized collections walk their codes already.
+//!   bytes lie on too few lines for a code to save much (measured at 128 components: nothing);
+//!   an f16 row is only twice its code, which did not pay for the extra step (measured); in
+//!   wasm32 guarded walks were slower (measured; a wasm "prefetch" is a load that waits); rows
+//!   of a mapped file are not read whole to make codes (that would load the file the map
+//!   exists to leave on disk); quantized collections walk their codes already.
 
 use crate::config::{Metric, VectorType};
 use crate::distance::int8::{int8_kernels, KernelI8};
@@ -59,8 +59,8 @@ pub(crate) struct GuardQuery {
     error: f32,
     /// `|q|`, rounded up.
     norm: f32,
-    /// The size of the terms a kernel sums for this query, as a fraction of which the float
-    /// kernels may round.
+    /// The relative margin for rounding at this query's length: `dim · 2⁻²⁴` plus
+    /// [`ROUNDING`].
     rounding: f32,
     kernel: KernelI8,
 }
