@@ -241,11 +241,8 @@ impl Collection {
                     if let Some(c) = &mut self.codes {
                         c.set(row as usize, v);
                     }
-                    if let Some(g) = self.guard.as_mut() {
-                        g.set(
-                            row as usize,
-                            &self.vectors.rows().row_f32(row as usize, dim),
-                        );
+                    if let Some(g) = &mut self.guard {
+                        g.set(row as usize, v);
                     }
                     for i in &mut self.payload_indexes {
                         i.set_row(row, Some(&payload));
@@ -269,9 +266,8 @@ impl Collection {
                     }
                     let row = self.ids.len() as u32;
                     self.vectors.push(v);
-                    if let Some(g) = self.guard.as_mut() {
-                        // The stored row (rounded to f16 where stored so) is what is bounded.
-                        g.push(&self.vectors.rows().row_f32(row as usize, dim));
+                    if let Some(g) = &mut self.guard {
+                        g.push(v);
                     }
                     self.ids.push(*id);
                     self.payloads.push(payload);
@@ -687,11 +683,14 @@ impl Collection {
             i.set_row(at, Some(&payload));
         }
         self.vectors.push_stored(from, row);
-        if let Some(c) = &mut self.codes {
-            c.push(&from.get(row, self.config.dim));
-        }
-        if let Some(g) = self.guard.as_mut() {
-            g.push(&self.vectors.rows().row_f32(at as usize, self.config.dim));
+        if self.codes.is_some() || self.guard.is_some() {
+            let v = from.get(row, self.config.dim);
+            if let Some(c) = &mut self.codes {
+                c.push(&v);
+            }
+            if let Some(g) = &mut self.guard {
+                g.push(&v);
+            }
         }
         self.ids.push(id);
         self.payloads.push(payload);

@@ -25,7 +25,9 @@
 //!   of a mapped file are not read whole to make codes (that would load the file the map
 //!   exists to leave on disk); quantized collections walk their codes already.
 
-use crate::config::{Metric, VectorType};
+use std::borrow::Cow;
+
+use crate::config::Metric;
 use crate::distance::int8::{int8_kernels, KernelI8};
 use crate::error::Result;
 use crate::quantization::{Int8Codes, Int8Params, RowReader};
@@ -65,6 +67,27 @@ pub(crate) struct GuardQuery {
     kernel: KernelI8,
 }
 
+/// For a vector `v` and its codes `c` at scale `s`: the norm of the error `v - s·c` (L1 under
+/// Manhattan, L2 otherwise), `|s·c|` and `|v|`, each rounded up.
+fn norms(metric: Metric, s: f32, v: &[f32], c: &[i8]) -> [f32; 3] {
+    let s = f64::from(s);
+    let (mut error, mut decoded, mut norm) = (0f64, 0f64, 0f64);
+    for (&x, &c) in v.iter().zip(c) {
+        let (x, xh) = (f64::from(x), s * f64::from(c));
+        error += match metric {
+            Metric::Manhattan => (x - xh).abs(),
+            _ => (x - xh) * (x - xh),
+        };
+        decoded += xh * xh;
+        norm += x * x;
+    }
+    let error = match metric {
+        Metric::Manhattan => error,
+        _ => error.sqrt(),
+    };
+    [error, decoded.sqrt(), norm.sqrt()].map(|n| up(n * (1.0 + 1e-9)))
+}
+
 /// `v` rounded up to f32.
 fn up(v: f64) -> f32 {
     let f = v as f32;
@@ -76,16 +99,14 @@ fn up(v: f64) -> f32 {
 }
 
 impl Guard {
-    /// Whether rows of this shape are worth a guard: f32 rows of at least
-    /// [`GUARD_MIN_ROW_BYTES`]. A code is half an f16 row, too much to save reading the rest
-    /// (wordnet f16, ef 24: 11-16k queries/s with a guard against 16-20k without).
-    /// In wasm32 walks were slower with guards (Chromium, wordnet, ef 24, interleaved: 4.6-4.7k
-    /// queries/s against 5.2k without, with or without touching the codes ahead), so there
-    /// are none.
-    pub(crate) fn worth(dim: usize, vector_type: VectorType) -> bool {
-        !cfg!(target_arch = "wasm32")
-            && vector_type == VectorType::F32
-            && dim * vector_type.size() >= GUARD_MIN_ROW_BYTES
+    /// Whether f32 rows of `dim` components are worth a guard: at least
+    /// [`GUARD_MIN_ROW_BYTES`]. (f16 rows never are: a code is half such a row, too much to save
+    /// reading the rest; wordnet f16, ef 24: 11-16k queries/s with a guard against 16-20k
+    /// without.) In wasm32 walks were slower with guards (Chromium, wordnet, ef 24,
+    /// interleaved: 4.6-4.7k queries/s against 5.2k without, with or without touching the codes
+    /// ahead), so there are none.
+    fn worth(dim: usize) -> bool {
+        !cfg!(target_arch = "wasm32") && dim * std::mem::size_of::<f32>() >= GUARD_MIN_ROW_BYTES
     }
 
     /// Codes for rows `0..n` (read through `row`, prepared for `metric`).
@@ -102,36 +123,26 @@ impl Guard {
         })
     }
 
-    /// Codes for every row of `rows`, when they are worth one.
+    /// Codes for every row of `rows`, when they are f32 rows worth one.
     pub(crate) fn of_rows(rows: RowsRef<'_>, dim: usize, metric: Metric) -> Option<Guard> {
+        let RowsRef::F32(data) = rows else {
+            return None;
+        };
         let n = rows.len(dim);
-        if n == 0 || !Self::worth(dim, rows.vector_type()) {
+        if n == 0 || !Self::worth(dim) {
             return None;
         }
-        Self::train(n, dim, metric, &|r| Ok(rows.row_f32(r, dim))).ok()
+        let row = |r: usize| Ok(Cow::Borrowed(&data[r * dim..(r + 1) * dim]));
+        Self::train(n, dim, metric, &row).ok()
     }
 
     /// `[|e_x|, |s c_x|]` of row `r`, whose prepared vector is `v`.
     fn norms_of(codes: &Int8Codes, metric: Metric, r: usize, v: &[f32]) -> [f32; 2] {
-        let s = f64::from(codes.scale());
-        let (mut error, mut decoded) = (0f64, 0f64);
-        for (&x, &c) in v.iter().zip(codes.row(r)) {
-            let xh = s * f64::from(c);
-            let e = f64::from(x) - xh;
-            error += match metric {
-                Metric::Manhattan => e.abs(),
-                _ => e * e,
-            };
-            decoded += xh * xh;
-        }
-        let error = match metric {
-            Metric::Manhattan => error,
-            _ => error.sqrt(),
-        };
-        [up(error * (1.0 + 1e-9)), up(decoded.sqrt() * (1.0 + 1e-9))]
+        let [error, decoded, _] = norms(metric, codes.scale(), v, codes.row(r));
+        [error, decoded]
     }
 
-    /// Appends the codes of a prepared vector.
+    /// Appends the codes of a prepared vector (as stored: guards are only over f32 rows).
     pub(crate) fn push(&mut self, v: &[f32]) {
         self.codes.push(v);
         let r = self.norms.len();
@@ -170,32 +181,13 @@ impl Guard {
     /// The prepared query `q` (normalised under cosine) for bounds.
     pub(crate) fn query(&self, q: &[f32]) -> GuardQuery {
         let codes = self.codes.encode(q);
-        let s = f64::from(self.codes.scale());
-        let (mut error, mut norm) = (0f64, 0f64);
-        for (&x, &c) in q.iter().zip(&codes) {
-            let e = f64::from(x) - s * f64::from(c);
-            error += match self.metric {
-                Metric::Manhattan => e.abs(),
-                _ => e * e,
-            };
-            norm += f64::from(x) * f64::from(x);
-        }
-        let error = match self.metric {
-            Metric::Manhattan => error,
-            _ => error.sqrt(),
-        };
-        let k = int8_kernels();
-        let kernel = match self.metric {
-            Metric::Cosine | Metric::Dot => k.dot,
-            Metric::Euclid => k.l2sq,
-            Metric::Manhattan => k.l1,
-        };
+        let [error, _, norm] = norms(self.metric, self.codes.scale(), q, &codes);
         GuardQuery {
             codes,
-            error: up(error * (1.0 + 1e-9)),
-            norm: up(norm.sqrt() * (1.0 + 1e-9)),
+            error,
+            norm,
             rounding: q.len() as f32 * f32::EPSILON / 2.0 + ROUNDING,
-            kernel,
+            kernel: int8_kernels().for_metric(self.metric),
         }
     }
 

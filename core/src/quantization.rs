@@ -38,7 +38,7 @@ use crate::config::Metric;
 use crate::distance::binary::{binary_kernels, KernelBits};
 use crate::distance::int8::{int8_kernels, KernelI8};
 use crate::error::{Error, Result};
-use crate::index::hnsw::space::{Space, Subset};
+use crate::index::hnsw::space::Space;
 use crate::index::hnsw::{Allow, GraphRef};
 use crate::line_vec::LineVec;
 use crate::search::exact::Candidates;
@@ -292,17 +292,11 @@ impl Int8Codes {
 
     /// The codes as a search space for `metric`.
     fn space(&self, metric: Metric) -> CodeSpace<'_> {
-        let k = int8_kernels();
-        let (kernel, sign) = match metric {
-            Metric::Cosine | Metric::Dot => (k.dot, 1.0),
-            Metric::Euclid => (k.l2sq, -1.0),
-            Metric::Manhattan => (k.l1, -1.0),
-        };
         CodeSpace {
             codes: &self.codes,
             dim: self.dim,
-            kernel,
-            sign,
+            kernel: int8_kernels().for_metric(metric),
+            sign: if metric.higher_is_closer() { 1.0 } else { -1.0 },
         }
     }
 }
@@ -752,22 +746,18 @@ impl Codes {
         allow: Allow<'_>,
         subset: Option<&[u32]>,
     ) -> Vec<Candidate> {
-        fn walk_in<S: Space>(
-            graph: &GraphRef<'_>,
-            space: &S,
-            q: &S::Query,
-            (pool, ef, allow): (usize, usize, Allow<'_>),
-            subset: Option<&[u32]>,
-        ) -> Vec<Candidate> {
-            match subset {
-                Some(rows) => graph.search_in(&Subset { space, rows }, q, pool, ef, allow),
-                None => graph.search_in(space, q, pool, ef, allow),
-            }
-        }
-        let how = (pool, ef, allow);
         match &self.0 {
-            Kind::Int8(c) => walk_in(graph, &c.space(metric), &c.encode(q), how, subset),
-            Kind::Binary(c) => walk_in(graph, &c.space(metric), &c.encode_query(q), how, subset),
+            Kind::Int8(c) => {
+                graph.search_subset(&c.space(metric), subset, &c.encode(q), pool, ef, allow)
+            }
+            Kind::Binary(c) => graph.search_subset(
+                &c.space(metric),
+                subset,
+                &c.encode_query(q),
+                pool,
+                ef,
+                allow,
+            ),
         }
     }
 

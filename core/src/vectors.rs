@@ -34,22 +34,6 @@ impl<'a> RowsRef<'a> {
         }
     }
 
-    /// The stored type.
-    pub(crate) fn vector_type(&self) -> VectorType {
-        match self {
-            RowsRef::F32(_) => VectorType::F32,
-            RowsRef::F16(_) => VectorType::F16,
-        }
-    }
-
-    /// Row `i` widened to f32: borrowed when stored as f32.
-    pub(crate) fn row_f32(&self, i: usize, dim: usize) -> std::borrow::Cow<'a, [f32]> {
-        match *self {
-            RowsRef::F32(r) => std::borrow::Cow::Borrowed(&r[i * dim..(i + 1) * dim]),
-            RowsRef::F16(_) => std::borrow::Cow::Owned(self.get(i, dim)),
-        }
-    }
-
     /// Row `i` widened to f32.
     pub(crate) fn get(&self, i: usize, dim: usize) -> Vec<f32> {
         let range = i * dim..(i + 1) * dim;

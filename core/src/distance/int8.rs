@@ -13,6 +13,8 @@
 
 use std::sync::OnceLock;
 
+use crate::config::Metric;
+
 /// A kernel over two int8 code vectors of equal length.
 pub type KernelI8 = fn(&[i8], &[i8]) -> i64;
 
@@ -303,6 +305,18 @@ mod x86 {
     pub(super) fn l1(a: &[i8], b: &[i8]) -> i64 {
         // SAFETY: only reachable through a table built after AVX2 was detected.
         unsafe { l1_avx2(a, b) }
+    }
+}
+
+impl Int8Kernels {
+    /// The kernel whose sum ranks rows for `metric`: the dot product under cosine and dot
+    /// (higher is closer), squared L2 under Euclid and L1 under Manhattan (lower is closer).
+    pub(crate) fn for_metric(&self, metric: Metric) -> KernelI8 {
+        match metric {
+            Metric::Cosine | Metric::Dot => self.dot,
+            Metric::Euclid => self.l2sq,
+            Metric::Manhattan => self.l1,
+        }
     }
 }
 

@@ -587,21 +587,35 @@ impl<'a> GraphRef<'a> {
         subset: Option<&[u32]>,
         guard: Option<&Guard>,
     ) -> Vec<Candidate> {
-        with_space!(rows, dim, metric, |space| match (guard, subset) {
-            (Some(guard), _) => {
+        with_space!(rows, dim, metric, |space| match guard {
+            Some(guard) => {
+                let query = guard.query(q);
                 let space = &space::Guarded {
                     inner: space,
                     guard,
-                    query: guard.query(q),
+                    query,
                 };
-                match subset {
-                    Some(rows) => self.search_in(&space::Subset { space, rows }, q, k, ef, allow),
-                    None => self.search_in(space, q, k, ef, allow),
-                }
+                self.search_subset(space, subset, q, k, ef, allow)
             }
-            (None, Some(rows)) => self.search_in(&space::Subset { space, rows }, q, k, ef, allow),
-            (None, None) => self.search_in(space, q, k, ef, allow),
+            None => self.search_subset(space, subset, q, k, ef, allow),
         })
+    }
+
+    /// [`GraphRef::search_in`] over `space`, or over its rows `subset` when given (a value
+    /// graph's).
+    pub(crate) fn search_subset<S: Space>(
+        &self,
+        space: &S,
+        subset: Option<&[u32]>,
+        q: &S::Query,
+        k: usize,
+        ef: usize,
+        allow: Allow<'_>,
+    ) -> Vec<Candidate> {
+        match subset {
+            Some(rows) => self.search_in(&space::Subset { space, rows }, q, k, ef, allow),
+            None => self.search_in(space, q, k, ef, allow),
+        }
     }
 
     pub(crate) fn search_in<S: Space>(
