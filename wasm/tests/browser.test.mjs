@@ -117,7 +117,7 @@ test("a snapshot written by Python gives the same ids and scores in the browser"
     const progress = [];
     const col = await window.sv.loadSnapshot("/fixtures/py.svdb", { onProgress: (x) => progress.push(x) });
     const got = expected.cases.map((c) => {
-      const r = col.search(new Float32Array(expected.queries[c.query]), { k: 10, filter: c.filter, ef: 64, exact: c.exact, withPayload: false });
+      const r = col.search(new Float32Array(expected.queries[c.query]), { k: c.k, filter: c.filter, ef: 64, exact: c.exact, withPayload: false });
       return { ids: r.ids, scores: Array.from(r.scores) };
     });
     return { expected, got, length: col.length, dim: col.dim, progress: progress.at(-1), steps: progress.length };
@@ -127,7 +127,7 @@ test("a snapshot written by Python gives the same ids and scores in the browser"
   assert.ok(result.steps >= 2 && result.progress.loaded === result.progress.total);
   result.expected.cases.forEach((c, i) => {
     const got = result.got[i];
-    assert.deepEqual(got.ids, c.ids, `query ${c.query}, filter ${c.filterName}, exact ${c.exact}`);
+    assert.deepEqual(got.ids, c.ids, `query ${c.query}, filter ${c.filterName}, exact ${c.exact}, k ${c.k}`);
     got.scores.forEach((s, j) => assert.ok(Math.abs(s - c.scores[j]) <= 1e-5, `score ${s} vs ${c.scores[j]}`));
   });
   assert.deepEqual(p.errors, []);
@@ -174,7 +174,7 @@ test("the demo page searches a snapshot (screenshot in target/browser/demo.png)"
   await p.goto(`${base}/demo/index.html?snapshot=/fixtures/py.svdb`);
   await p.waitForFunction(() => document.body.dataset.ready);
   assert.equal(await p.evaluate(() => document.body.dataset.ready), "true", await p.textContent("#error"));
-  assert.match(await p.textContent("#status"), /3,000 points of dimension 32 \(cosine, HNSW\)/);
+  assert.match(await p.textContent("#status"), /3,000 points of dimension 256 \(cosine, HNSW\)/);
   assert.equal(await p.locator("#results li").count(), 10);
   await p.fill("#text", "falcon");
   await p.click("button");

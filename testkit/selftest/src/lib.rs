@@ -104,17 +104,20 @@ pub extern "C" fn run() -> u32 {
             binary_kernels().level
         ));
     }
-    for (quantization, floor) in [
-        (None, 0.9),
-        (Some(Quantization::int8()), 0.9),
-        (Some(Quantization::binary()), 0.85),
+    // 256 f32 components: rows long enough for guard codes, so that walk skips rows by them
+    // (uniform data in 256 dimensions has no neighbourhoods to find: it is drawn around centres).
+    for (quantization, dim, centres, floor) in [
+        (None, 32, None, 0.9),
+        (None, 256, Some(5), 0.9),
+        (Some(Quantization::int8()), 32, None, 0.9),
+        (Some(Quantization::binary()), 32, None, 0.85),
     ] {
         let name = quantization.as_ref().map_or("f32", |q| q.name());
-        match hnsw_recall(quantization, floor) {
-            Err(e) => fail(format!("{name}: {e}")),
+        match hnsw_recall(quantization, dim, centres, floor) {
+            Err(e) => fail(format!("{name}, {dim}-d: {e}")),
             Ok(r) => {
                 say(&format!(
-                    "HNSW ({name}) recall@10 at ef=64 against exact search: {r:.3}"
+                    "HNSW ({name}, {dim}-d) recall@10 at ef=64 against exact search: {r:.3}"
                 ));
                 passed += 1;
             }
@@ -198,12 +201,30 @@ fn search_matches_brute_force(metric: Metric) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds an HNSW graph over seeded data, with the codes of `quantization` when given (walks
-/// and scans over codes, then rescoring), and checks its recall against exact search.
-fn hnsw_recall(quantization: Option<Quantization>, floor: f64) -> Result<f64, String> {
-    let (n, dim) = (3000usize, 32usize);
+/// Builds an HNSW graph over seeded data (uniform, or around `centres` points), with the codes
+/// of `quantization` when given (walks and scans over codes, then rescoring), and checks its
+/// recall against exact search.
+fn hnsw_recall(
+    quantization: Option<Quantization>,
+    dim: usize,
+    centres: Option<usize>,
+    floor: f64,
+) -> Result<f64, String> {
+    let n = 3000usize;
     let mut rng = Rng::new(11);
-    let data = rng.vectors(n, dim);
+    let (data, queries) = match centres {
+        None => (rng.vectors(n, dim), rng.vectors(20, dim)),
+        Some(c) => {
+            let centres = rng.vectors(c, dim);
+            let mut around = |count: usize| -> Vec<f32> {
+                (0..count)
+                    .flat_map(|i| centres[(i % c) * dim..][..dim].to_vec())
+                    .map(|x| x + 0.4 * rng.signed())
+                    .collect()
+            };
+            (around(n), around(20))
+        }
+    };
     let mut col =
         Collection::new(CollectionConfig::new(dim, Metric::Cosine)).map_err(|e| e.to_string())?;
     let ids: Vec<PointId> = (0..n as u64).map(PointId::Num).collect();
@@ -213,7 +234,7 @@ fn hnsw_recall(quantization: Option<Quantization>, floor: f64) -> Result<f64, St
     col.set_quantization(quantization)
         .map_err(|e| e.to_string())?;
     let (mut found, mut total) = (0usize, 0usize);
-    for q in rng.vectors(20, dim).chunks_exact(dim) {
+    for q in queries.chunks_exact(dim) {
         let base = SearchRequest {
             with_payload: false,
             ..SearchRequest::new(q, 10)
