@@ -18,7 +18,8 @@
 //! seeded synthetic set `bench/synthetic.py` writes)
 //! (`int8`/`binary`: searches rank by codes and rescore, reported as engine `stratavec-int8` or
 //! `stratavec-binary`; their disk-tier runs as `stratavec-int8-disk`, `stratavec-binary-disk`,
-//! and again with half the oversampling per request as `stratavec-int8-disk-os1.5`, ...)
+//! and again with a half and two fifths of the oversampling per request as
+//! `stratavec-int8-disk-os1.5` and `-os1.2`, ...)
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -312,26 +313,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         r#"{{"engine": "{served}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
     );
-    // The same file, each search rescoring half the candidates (fewer reads from disk).
-    let fewer = quantization.map(|q| (q.oversampling() / 2.0).max(1.0));
-    let fewer_name = fewer.map(|f| format!("{served}-os{f}"));
-    if let Some(fewer_name) = &fewer_name {
+    // The same file, each search rescoring a half and two fifths of the default candidates
+    // (fewer reads from disk; int8: oversampling 1.5 and 1.2).
+    let mut fewer: Vec<f32> = quantization
+        .map(|q| [2.0, 2.5].map(|d| (q.oversampling() / d).max(1.0)).to_vec())
+        .unwrap_or_default();
+    fewer.dedup();
+    let fewer_names: Vec<String> = fewer.iter().map(|f| format!("{served}-os{f}")).collect();
+    for name in &fewer_names {
         println!(
-            r#"{{"engine": "{fewer_name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
+            r#"{{"engine": "{name}", "event": "serve", "tier": "{tier}", "memory_mib": {memory_mib:.1}, "open_seconds": {open:.4}}}"#
         );
     }
     let in_memory = |r: &SearchRequest<'_>| col.search(r).unwrap_or_default();
     let from_file = |r: &SearchRequest<'_>| snap.search(r).unwrap_or_default();
-    let fewer_reads = |r: &SearchRequest<'_>| {
-        snap.search(&SearchRequest {
-            oversampling: fewer,
-            ..*r
+    let fewer_reads: Vec<_> = fewer
+        .iter()
+        .map(|&f| {
+            let snap = &snap;
+            move |r: &SearchRequest<'_>| {
+                snap.search(&SearchRequest {
+                    oversampling: Some(f),
+                    ..*r
+                })
+                .unwrap_or_default()
+            }
         })
-        .unwrap_or_default()
-    };
+        .collect();
     let mut list: Vec<(&str, &Search<'_>)> = vec![(&engine, &in_memory), (&served, &from_file)];
-    if let Some(fewer_name) = &fewer_name {
-        list.push((fewer_name, &fewer_reads));
+    for (name, search) in fewer_names.iter().zip(&fewer_reads) {
+        list.push((name, search));
     }
     sweeps(&list, &w, gt)?;
     drop(snap);
