@@ -372,7 +372,7 @@ def main():
     records = measure(runs, threads)
     ours = ["stratavec", "stratavec-int8", "stratavec-binary", "stratavec-f16"]
     # The tiers stratavec serves its snapshot from (mmap; disk with codes, at the default
-    # oversampling and at half of it), in the order measured.
+    # oversampling, at half and at two fifths of it), in the order measured.
     served = [r["engine"] for r in records if r["event"] == "serve" and r["engine"].startswith("stratavec")]
     engines = ours + PEERS
 
